@@ -1,0 +1,35 @@
+"""Flows behind ``yuebao sample-data`` and ``yuebao demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from yuebao.flows.monthly_review import monthly_review
+from yuebao.tasks.sample_config import write_sample_config
+from yuebao.tasks.sample_data import generate_sample
+
+CONFIG_NAME = "yuebao.toml"
+
+generate_task = task(generate_sample, name="generate-sample", cache_policy=NO_CACHE)
+config_task = task(write_sample_config, name="write-config", cache_policy=NO_CACHE)
+
+
+@flow(name="sample_data")
+def sample_data(out: str, seed: int = 7, communities: int = 4, months: int = 24,
+                scale: float = 1.0) -> dict:
+    """Realistic sample exports and a config that reads them."""
+    sample = generate_task(Path(out), seed=seed, communities=communities, months=months,
+                           scale=scale)
+    config = config_task(sample, Path(out) / CONFIG_NAME)
+    return {"exports_dir": str(sample.exports_dir), "config": str(config),
+            "last_month": str(sample.last_month), "rows": sample.rows}
+
+
+@flow(name="demo")
+def demo(out: str = "demo", seed: int = 7) -> dict:
+    """Sample exports, then the latest complete month end to end, delivered to the outbox."""
+    sample = sample_data(out, seed)
+    return monthly_review(sample["config"], sample["last_month"])

@@ -1,0 +1,216 @@
+"""Render: draft data -> the files people read (review.md, review.html, metrics.json).
+
+All wording comes from ``templates/<language>/``; this module only formats
+numbers (exactly, from the rounded values of metrics.json) and writes files.
+The HTML email body is made from the same Markdown, so the words exist once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+from markdown_it import MarkdownIt
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from yuebao.config import Config
+from yuebao.files import safe_name, write_bytes, write_json, write_text
+from yuebao.months import Month
+from yuebao.tasks.ingest import Ingested
+
+
+@cache
+def labels(language: str) -> dict:
+    text = resources.files("yuebao.templates").joinpath(language, "labels.toml").read_text(
+        "utf-8")
+    return tomllib.loads(text)
+
+
+def _decimal(value: float | int) -> Decimal:
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
+def _trimmed(value: Decimal, places: int = 2) -> str:
+    text = f"{value:,.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def format_value(value: float | int | None, kind: str, language: str) -> str:
+    """A KPI value as a reader sees it; ``None`` is a dash, never 0."""
+    if value is None:
+        return "—"
+    unit = labels(language)["unit"]
+    number = _decimal(value)
+    if kind == "rate":
+        return f"{number * 100:.2f}%"
+    if kind == "money":
+        return f"{number:,.2f} {unit['money']}"
+    if kind in ("minutes", "hours", "score", "per100"):
+        return f"{_trimmed(number)} {unit[kind]}"
+    return f"{_trimmed(number, 0)} {unit['households' if kind == 'households' else 'count']}"
+
+
+def format_delta(value: float | int, reference: float | int, kind: str, language: str) -> str:
+    """The size of a change, without its sign (the sentence says which way)."""
+    difference = abs(_decimal(value) - _decimal(reference))
+    if kind == "rate":
+        return f"{_trimmed(difference * 100)} {labels(language)['unit']['pp']}"
+    counted = kind in ("count", "households")
+    return format_value(int(difference) if counted else float(difference), kind, language)
+
+
+@cache
+def environment(language: str) -> jinja2.Environment:
+    folder = resources.files("yuebao.templates").joinpath(language)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.globals["L"] = labels(language)
+    env.filters["fmt"] = lambda value, kind: format_value(value, kind, language)
+    env.filters["delta"] = lambda value, reference, kind: format_delta(
+        value, reference, kind, language)
+    env.filters["month_name"] = lambda m: labels(language)["month"]["format"].format(**m)
+    return env
+
+
+_EMAIL_STYLES = {
+    "h1": "font-size:20px;color:#1f3a5f;margin:0 0 12px;",
+    "h2": "font-size:17px;color:#1f3a5f;border-bottom:1px solid #d0d7de;padding-bottom:4px;"
+          "margin:20px 0 8px;",
+    "h3": "font-size:15px;color:#1f3a5f;margin:14px 0 6px;",
+    "p": "margin:6px 0;line-height:1.7;",
+    "li": "margin:3px 0;line-height:1.7;",
+    "table": "border-collapse:collapse;margin:8px 0;font-size:13px;",
+    "th": "border:1px solid #d0d7de;background:#f0f3f6;padding:4px 8px;text-align:left;",
+    "td": "border:1px solid #d0d7de;padding:4px 8px;",
+    "blockquote": "margin:8px 0;padding:6px 10px;background:#fff8e1;border-left:3px solid "
+                  "#f0b400;color:#555;",
+}
+
+
+def email_html(markdown: str, title: str, language: str) -> str:
+    """Email-safe HTML of the Markdown draft: inline styles, tables, no scripts or CSS files."""
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    for tag, style in _EMAIL_STYLES.items():
+        body = re.sub(rf"<{tag}(?=[ >])", f'<{tag} style="{style}"', body)
+    page = environment(language).get_template("email.html.j2")
+    return page.render(title=title, body=body)
+
+
+def render_review(draft: dict, language: str) -> tuple[str, str]:
+    """The review as Markdown and as the HTML email body."""
+    markdown = environment(language).get_template("review.md.j2").render(d=draft)
+    title = markdown.splitlines()[0].lstrip("# ").strip()
+    return markdown, email_html(markdown, title, language)
+
+
+def subject(draft: dict, language: str) -> str:
+    return environment(language).get_template("subject.txt.j2").render(d=draft).strip()
+
+
+def quality_files(month_dir: Path, ingested: Ingested, language: str) -> None:
+    """``quarantine.csv`` and ``data_quality.json`` of one month's run."""
+    reasons = labels(language).get("quarantine", {})
+    quarantine = ingested.quarantine.assign(
+        reason=ingested.quarantine["code"].map(reasons).fillna(ingested.quarantine["code"]))
+    month_dir.mkdir(parents=True, exist_ok=True)
+    columns = ["file", "line", "table", "reason", "code", "field", "value", "raw"]
+    csv = quarantine[columns].to_csv(index=False)
+    write_bytes(month_dir / "quarantine.csv", ("\ufeff" + csv).encode("utf-8"))
+    write_json(month_dir / "data_quality.json", {
+        "files": json.loads(ingested.files.to_json(orient="records", force_ascii=False)),
+        "tables": ingested.totals(),
+        "notes": ingested.notes,
+    })
+
+
+def quarantine_frame(path: Path) -> pd.DataFrame:
+    """Read a written quarantine.csv back (for tests and the validate command)."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One scope's review as written to disk, ready to be emailed."""
+
+    scope: str
+    name: str
+    subject: str
+    markdown: str
+    html: str
+    folder: str  # inside the month's folder, which moves when it is published
+    files: tuple[str, ...]
+
+    def paths(self, month_dir: Path) -> tuple[Path, ...]:
+        return tuple(month_dir / self.folder / name for name in self.files)
+
+
+def render_month(drafts: dict[str, dict], documents: dict[str, dict], ingested: Ingested,
+                 month_dir: Path, language: str, scopes: list[str] | None = None) -> list[Rendered]:
+    """Write the month's files into ``month_dir`` (a staging folder, see :func:`publish`)."""
+    quality_files(month_dir, ingested, language)
+    rendered = []
+    for scope, draft in drafts.items():
+        if scopes is not None and scope not in scopes:
+            continue
+        folder = month_dir / safe_name(scope)
+        markdown, html = render_review(draft, language)
+        write_json(folder / "metrics.json", documents[scope])
+        write_text(folder / "review.md", markdown)
+        write_text(folder / "review.html", html)
+        rendered.append(Rendered(
+            scope=scope, name=draft["scope"]["name"], subject=subject(draft, language),
+            markdown=markdown, html=html, folder=folder.name,
+            files=("review.md", "metrics.json"),
+        ))
+    return rendered
+
+
+def staging_dir(output_dir: Path, month: str) -> Path:
+    """A private copy of the month's folder to write into; the old one stays until publish."""
+    final, staging = output_dir / month, output_dir / f".{month}.staging"
+    if staging.exists():
+        shutil.rmtree(staging)
+    if final.exists():
+        shutil.copytree(final, staging)
+    staging.mkdir(parents=True, exist_ok=True)
+    return staging
+
+
+def publish(staging: Path, output_dir: Path, month: str) -> Path:
+    """Swap the finished staging folder in, so a failed run leaves the last good outputs."""
+    final, retired = output_dir / month, output_dir / f".{month}.retired"
+    if retired.exists():
+        shutil.rmtree(retired)
+    if final.exists():
+        final.rename(retired)
+    staging.rename(final)
+    if retired.exists():
+        shutil.rmtree(retired)
+    return final
+
+
+@task(name="render", cache_policy=NO_CACHE)
+def render_task(drafts: dict[str, dict], documents: dict[str, dict], ingested: Ingested,
+                config: Config, month: Month,
+                scopes: list[str] | None = None) -> tuple[Path, list[Rendered]]:
+    """Prefect task: write the month's outputs and publish them in one step."""
+    output_dir = config.resolve(config.output_dir)
+    staging = staging_dir(output_dir, str(month))
+    rendered = render_month(drafts, documents, ingested, staging, config.language, scopes)
+    return publish(staging, output_dir, str(month)), rendered

@@ -1,0 +1,234 @@
+"""KPIs of September 2025 from a small hand-built fixture, every value worked out by hand.
+
+Times are Asia/Shanghai; the month is [2025-09-01 00:00, 2025-10-01 00:00).
+Community ``a`` has 50 households, ``b`` 20. The comments next to each expected
+value show the arithmetic; nothing here was copied from the code's output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from yuebao.config import config_from_dict
+from yuebao.months import Month
+from yuebao.tasks.ingest import ingest
+from yuebao.tasks.metrics import build_scope, compare, month_metrics
+
+TICKETS = """\
+ticket_id,community,building,unit,created_at,first_response_at,resolved_at,closed_at,type,category,priority,satisfaction,reopened,cancelled
+T1,a,1栋,1-1-101,2025-09-01 00:00:00,2025-09-01 00:10:00,2025-09-01 02:00:00,2025-09-02 10:00:00,repair,plumbing_electric,urgent,5,0,false
+T2,a,1栋,1-1-102,2025-09-10 08:00:00,2025-09-10 08:45:00,2025-09-11 10:00:00,2025-09-11 12:00:00,repair,plumbing_electric,normal,3,1,false
+T3,a,2栋,2-1-201,2025-09-20 10:00:00,2025-09-20 12:00:00,2025-09-22 10:00:00,2025-10-02 09:00:00,complaint,noise,normal,2,0,false
+T4,a,1栋,1-1-103,2025-09-30 23:50:00,2025-10-01 00:10:00,2025-10-01 03:00:00,,repair,plumbing_electric,normal,,0,false
+T5,a,,,2025-08-25 09:00:00,2025-08-25 09:30:00,2025-09-02 09:00:00,2025-09-02 10:00:00,inquiry,other,normal,4,0,false
+T6,a,1栋,1-1-104,2025-08-31 20:00:00,,,,repair,heating,normal,,0,false
+T7,a,,,2025-09-05 10:00:00,2025-09-05 11:00:00,2025-09-05 11:00:00,2025-09-05 12:00:00,praise,other,normal,5,0,false
+T8,a,1栋,1-1-105,2025-09-03 08:00:00,,,2025-09-03 09:00:00,repair,plumbing_electric,normal,,0,true
+T9,a,1栋,1-1-106,2025-09-15 08:00:00,2025-09-15 09:00:00,,2025-10-05 10:00:00,complaint,cleaning,normal,,0,TRUE
+T10,a,2栋,2-1-202,2025-09-25 10:00:00,2025-09-25 10:30:00,,2025-09-25 16:00:00,repair,elevator,urgent,4,0,false
+T11,b,5栋,5-1-101,2025-09-12 09:00:00,2025-09-12 09:20:00,2025-09-12 15:00:00,2025-09-13 10:00:00,repair,plumbing_electric,normal,5,0,false
+"""
+
+BILLS = """\
+bill_id,community,building,unit,fee_item,period,due_date,amount_due
+B1,a,1栋,1-1-101,物业费,2025-09,2025-09-15,300.00
+B2,a,1栋,1-1-102,物业费,2025-09,2025-09-30,300
+B3,a,2栋,2-1-201,停车费,2025-09,2025-09-01,150.0
+B4,a,2栋,2-1-201,物业费,2025-08,2025-08-15,300.00
+B5,a,1栋,1-1-101,物业费,2024-06,2024-06-15,250.00
+B6,a,1栋,1-1-102,物业费,2025-10,2025-10-15,300.00
+B7,a,2栋,2-1-202,物业费,2025-09,2025-09-15,400.00
+B8,a,,,水费,2025-09,2025-09-20,80.50
+B9,a,1栋,1-1-103,物业费,2025-03,2025-03-10,200.00
+B10,a,1栋,1-1-104,物业费,2025-07,2025-07-20,120.00
+B11,b,5栋,5-1-101,物业费,2024-12,2024-12-20,500.00
+"""
+
+PAYMENTS = """\
+payment_id,bill_id,paid_at,amount
+P1,B1,2025-09-10 10:00:00,300.00
+P2,B2,2025-09-20 10:00:00,100.00
+P3,B2,2025-10-03 10:00:00,200.00
+P4,B3,2025-09-01 10:00:00,200.00
+P5,B4,2025-08-20 10:00:00,100.00
+P6,B4,2025-09-05 10:00:00,150.00
+P7,B6,2025-09-25 10:00:00,300.00
+P8,B7,2025-09-12 10:00:00,400.00
+P9,B7,2025-09-20 10:00:00,-100.00
+P10,B8,2025-09-21,80.50
+P11,B10,2025-07-25 10:00:00,20.00
+P12,B11,2025-02-01 10:00:00,200.00
+P13,B11,2025-09-10 10:00:00,100.00
+"""
+
+
+@pytest.fixture(scope="module")
+def september(tmp_path_factory) -> dict:
+    folder: Path = tmp_path_factory.mktemp("fixture")
+    for name, text in (("tickets", TICKETS), ("bills", BILLS), ("payments", PAYMENTS)):
+        (folder / f"{name}.csv").write_text(text, encoding="utf-8")
+    config = config_from_dict({"communities": [{"id": "a", "households": 50},
+                                               {"id": "b", "households": 20}]}, folder)
+    data = ingest({t: [f"{t}.csv"] for t in ("tickets", "bills", "payments")}, folder,
+                  "Asia/Shanghai")
+    scope = build_scope(config, Month(2025, 9), ["a", "b"])
+    return month_metrics(data.tickets, data.bills, data.payments, scope, data.available)
+
+
+def test_ticket_volumes(september):
+    t = september["a"]["tickets"]
+    # Counted: every ticket but T8 (cancelled, closed 09-03, before the month's end).
+    # T9 is cancelled too, but only on 10-05: an ordinary ticket in September.
+    assert t["created"] == 7  # T1 T2 T3 T4 T7 T9 T10 (T1 at exactly 00:00 on the 1st)
+    assert t["by_type"] == {"repair": 4, "complaint": 2, "inquiry": 0, "suggestion": 0,
+                            "praise": 1, "other": 0}
+    assert t["by_category"]["plumbing_electric"] == 3  # T1 T2 T4
+    assert t["by_category"]["elevator"] == 1 and t["by_category"]["heating"] == 0
+    assert sum(t["by_category"].values()) == 7
+    # Resolved in September: T1 T2 T3 T5 T7, and T10 by its closed_at (no resolved_at).
+    assert t["resolved"] == 6
+    assert t["open_at_start"] == 2  # T5 (resolved 09-02) and T6 (never)
+    assert t["open_at_end"] == 3  # T4 (resolved 10-01 03:00), T6, T9 (closed 10-05)
+    assert t["completion_rate"] == 0.7143  # 5 of 7: T1 T2 T3 T7 T10
+
+
+def test_response_and_resolution_times(september):
+    t = september["a"]["tickets"]
+    # Responded before the end: 10, 45, 120, 60 (T7), 60 (T9), 30 (T10) minutes; T4 after.
+    assert t["response_minutes"] == {"mean": 54.17,  # 325 / 6 = 54.1666…
+                                     "median": 52.5,  # (45 + 60) / 2
+                                     "p90": 90.0,  # position 4.5: 60 + 0.5 × (120 − 60)
+                                     "count": 6}
+    # SLA tickets created in M: T1 T2 T3 T4 T9 T10; T4 is pending (no answer before the end,
+    # deadline 10-01 00:20 >= end). On time: T1 (10 ≤ 15), T3 (120 ≤ 240), T9 (60 ≤ 240);
+    # late: T2 (45 > 30), T10 (30 > 15).
+    assert t["response_on_time_rate"] == 0.6
+    # Resolved in M: T1 2 h, T2 26 h, T3 48 h, T5 192 h, T7 1 h, T10 6 h.
+    assert t["resolution_hours"] == {"mean": 45.83,  # 275 / 6
+                                     "median": 16.0,  # (6 + 26) / 2
+                                     "p90": 120.0,  # 48 + 0.5 × (192 − 48)
+                                     "count": 6}
+    # Without praise T7: on time T1 (2 ≤ 4), T3 (48 ≤ 72); late T2, T5 (192 > 72), T10 (6 > 4).
+    assert t["resolution_on_time_rate"] == 0.4
+    # Open at the end past the resolution deadline: T6 (09-01 20:00), T9 (09-18 08:00);
+    # T4's deadline is 10-01 23:50.
+    assert t["overdue_open_at_end"] == 2
+    assert t["urgent"] == {"count": 2, "response_minutes_median": 20.0}  # T1 10, T10 30
+
+
+def test_satisfaction_reopen_complaints_hotspots(september):
+    t = september["a"]["tickets"]
+    # Rated and known by the end among the 6 resolved: T1 5, T2 3, T5 4, T7 5, T10 4.
+    # T3's rating is known only at its closing on 10-02.
+    assert t["satisfaction"] == {"rated": 5, "rate": 0.8,  # 4 of 5 at 4 or more
+                                 "mean": 4.2,  # 21 / 5
+                                 "revisit_rate": 0.8333}  # 5 / 6
+    assert t["reopen_rate"] == 0.1667  # T2 of 6 resolved
+    assert t["complaints"]["count"] == 2  # T3 noise, T9 cleaning
+    assert t["complaints"]["by_category"]["noise"] == 1
+    assert t["complaints"]["per_100_households"] == 4.0  # 2 × 100 / 50
+    # 1栋 plumbing: T1 T2 T4 (T8 is cancelled) = 3 = hotspot_min.
+    assert t["hotspots"] == [{"community": "a", "building": "1栋",
+                              "category": "plumbing_electric", "count": 3}]
+
+
+def test_portfolio_tickets_from_all_rows(september):
+    t = september["_portfolio"]["tickets"]
+    # a plus T11 of b (20 min, 6 h, rated 5).
+    assert t["created"] == 8
+    assert t["completion_rate"] == 0.75  # 6 / 8
+    assert t["response_minutes"] == {"mean": 49.29,  # 345 / 7
+                                     "median": 45.0,
+                                     "p90": 84.0,  # position 5.4: 60 + 0.4 × 60
+                                     "count": 7}
+    assert t["response_on_time_rate"] == 0.6667  # 4 / 6
+    assert t["resolution_hours"]["p90"] == 105.6  # 48 + 0.4 × 144
+    assert t["resolution_hours"]["mean"] == 40.14  # 281 / 7
+    assert t["satisfaction"]["rate"] == 0.8333  # 5 / 6, not the mean of 0.8 and 1.0
+    assert t["satisfaction"]["mean"] == 4.33  # 26 / 6
+    assert t["complaints"]["per_100_households"] == 2.86  # 200 / 70
+    assert september["b"]["tickets"]["hotspots"] == []
+
+
+def test_fee_metrics_of_a(september):
+    f = september["a"]["fees"]
+    # Due in September: B1 300, B2 300 (due on the last day), B3 150 (due on the 1st),
+    # B7 400, B8 80.50.
+    assert f["due_in_month"] == 1230.50
+    # Settled at the end: B1 300, B2 100 (P3 came on 10-03), B3 150 (200 paid: the 50
+    # overpaid is not counted), B7 300 (400 less the 100 refund), B8 80.50.
+    assert f["collected_for_month"] == 930.50
+    assert f["collection_rate_month"] == 0.7562  # 93050 / 123050 = 0.756196…
+    assert f["due_ytd"] == 1850.50  # + B4 300, B9 200, B10 120
+    assert f["collected_ytd"] == 1200.50  # + B4 250, B10 20
+    assert f["collection_rate_ytd"] == 0.6487  # 120050 / 185050 = 0.648743…
+    # Due before 09-01, outstanding at the start: B4 200, B5 250, B9 200, B10 100.
+    assert f["arrears_at_start"] == 750.0
+    assert f["arrears_collected"] == 150.0  # B4: 200 → 50
+    assert f["arrears_recovery_rate"] == 0.2
+    assert f["arrears_recovery_rate_ytd"] == 0.0  # B5 only, 250 → 250
+    # Paid in September: 300 + 100 + 200 + 150 + 300 + 400 − 100 + 80.50.
+    assert f["cash_collected"] == 1430.50
+    assert f["prepaid"] == 300.0  # P7 for B6, due 10-15
+    assert f["arrears_at_end"] == 900.0  # B2 200, B4 50, B5 250, B7 100, B9 200, B10 100
+    assert f["aging"] == {"1-30": 300.0,  # B2 (1 day), B7 (16 days)
+                          "31-90": 150.0,  # B4 (47), B10 (73)
+                          "91-180": 0.0,
+                          "181-365": 200.0,  # B9 (205)
+                          "366+": 250.0}  # B5 (473)
+    assert f["households_billed"] == 4  # B8 has no unit
+    assert f["household_payment_rate"] == 0.5  # 1-1-101 and 2-1-201 paid in full
+    assert f["households_in_arrears"] == 6
+    assert f["by_fee_item"] == {
+        "物业费": {"due_in_month": 1000.0, "collected_for_month": 700.0,
+                 "collection_rate_month": 0.7, "arrears_at_end": 900.0},
+        "停车费": {"due_in_month": 150.0, "collected_for_month": 150.0,
+                 "collection_rate_month": 1.0, "arrears_at_end": 0.0},
+        "水费": {"due_in_month": 80.5, "collected_for_month": 80.5,
+               "collection_rate_month": 1.0, "arrears_at_end": 0.0},
+    }
+    assert f["by_building"] == {
+        "1栋": {"due_in_month": 600.0, "collected_for_month": 400.0,
+               "collection_rate_month": 0.6667, "arrears_at_end": 750.0},
+        "2栋": {"due_in_month": 550.0, "collected_for_month": 450.0,
+               "collection_rate_month": 0.8182, "arrears_at_end": 150.0},
+    }
+
+
+def test_month_without_bills_gives_null_rates(september):
+    f = september["b"]["fees"]
+    assert f["due_in_month"] == 0.0
+    assert f["collection_rate_month"] is None and f["collection_rate_ytd"] is None
+    assert f["household_payment_rate"] is None
+    # B11 due 2024-12-20, 500: 200 paid in February, 100 in September.
+    assert f["arrears_at_start"] == 300.0 and f["arrears_collected"] == 100.0
+    assert f["arrears_recovery_rate"] == 0.3333
+    assert f["arrears_recovery_rate_ytd"] == 0.6  # (500 − 200) / 500
+    assert f["aging"]["181-365"] == 200.0  # 285 days
+
+
+def test_portfolio_fees(september):
+    f = september["_portfolio"]["fees"]
+    assert f["arrears_recovery_rate"] == 0.2381  # 250 / 1050, not the mean of 0.2 and 0.3333
+    assert f["arrears_recovery_rate_ytd"] == 0.4  # (0 + 300) / (250 + 500)
+    assert f["cash_collected"] == 1530.50
+    assert f["arrears_at_end"] == 1100.0
+    assert f["households_in_arrears"] == 7
+    assert set(f["by_building"]) == {"a/1栋", "a/2栋", "b/5栋"}
+    assert f["by_building"]["b/5栋"]["collection_rate_month"] is None
+
+
+def test_compare_status_and_direction():
+    current = {"tickets": {"response_on_time_rate": 0.97, "response_minutes": {"median": 9.0}},
+               "fees": None}
+    previous = {"tickets": {"response_on_time_rate": 0.95, "response_minutes": {"median": 12.0}},
+                "fees": None}
+    result = compare(current, previous, None, {"tickets.response_on_time_rate": 0.98})
+    assert result["tickets.response_on_time_rate"] == {
+        "value": 0.97, "previous_month": 0.95, "same_month_last_year": None, "target": 0.98,
+        "direction": "at_least", "status": "missed"}
+    assert result["tickets.response_minutes.median"]["direction"] == "at_most"
+    assert result["tickets.response_minutes.median"]["status"] == "no_target"
+    assert "fees.collection_rate_month" not in result  # neither a target nor a history

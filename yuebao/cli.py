@@ -1,0 +1,116 @@
+"""The ``yuebao`` command: demo, run, backfill, sample-data (interfaces.md).
+
+Arguments, the config and the exports are checked here before Prefect starts,
+so a usage mistake costs no server start-up and ends in one clear line and exit
+status 2. Each command then runs as a Prefect flow (ephemeral unless
+``PREFECT_API_URL`` is set), so runs from the shell show up in the Prefect UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from yuebao.config import load_config
+from yuebao.errors import UsageError
+from yuebao.months import Month
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _month(text: str) -> str:
+    return str(Month.parse(text))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="yuebao", description="物业月报草稿：工单与收费数据 → 月度工作总结与下月计划")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="sample exports, one month end to end, to the outbox")
+    demo.add_argument("--out", type=Path, default=Path("demo"),
+                      help="folder for the sample exports, config and outputs (default: ./demo)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the sample data")
+
+    run = commands.add_parser("run", help="one month (default: the last complete month)")
+    run.add_argument("--config", type=Path, required=True, help="the config TOML file")
+    run.add_argument("--month", help="YYYY-MM (default: the last complete month)")
+    run.add_argument("--community", action="append", dest="communities", metavar="ID",
+                     help="only this community's review (repeatable; _portfolio for the roll-up)")
+    run.add_argument("--no-send", action="store_true", help="write the files, send no email")
+    run.add_argument("--resend", action="store_true",
+                     help="send again drafts the ledger says were already sent")
+
+    sample = commands.add_parser("sample-data", help="generate realistic sample exports")
+    sample.add_argument("--out", type=Path, required=True, help="folder to write into")
+    sample.add_argument("--seed", type=int, default=7)
+    sample.add_argument("--communities", type=int, default=4)
+    sample.add_argument("--months", type=int, default=24)
+    sample.add_argument("--scale", type=float, default=1.0)
+    return parser
+
+
+def _check_run(config_path: Path, month: str | None) -> None:
+    """Everything that would make the run a usage error, found before Prefect starts."""
+    from yuebao.tasks.ingest import find_exports
+
+    config = load_config(config_path)
+    if month:
+        Month.parse(month)
+    for table in ("tickets", "bills", "payments"):
+        patterns = getattr(config.sources, table)
+        if patterns:
+            find_exports(patterns, config.base_dir, table)
+
+
+def _print_run(result: dict) -> None:
+    print(f"\n{result['month']} 月报草稿已生成：{result['output_dir']}")
+    for scope, path in result["reviews"].items():
+        print(f"  {scope}: {path}")
+    for delivery in result["deliveries"]:
+        target = delivery["eml"] or ", ".join(delivery["to"])
+        detail = f" ({delivery['detail']})" if delivery["detail"] else ""
+        print(f"  邮件 {delivery['scope']}: {delivery['status']} → {target}{detail}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            _check_run(args.config, args.month)
+        if args.command == "sample-data" and (args.communities < 1 or args.months < 13
+                                              or args.scale <= 0):
+            raise UsageError("sample-data needs --communities >= 1, --months >= 13, --scale > 0")
+    except UsageError as error:
+        print(f"yuebao: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+    try:
+        if args.command == "demo":
+            from yuebao.flows.demo import demo
+
+            _print_run(demo(str(args.out), args.seed))
+        elif args.command == "run":
+            from yuebao.flows.monthly_review import monthly_review
+
+            _print_run(monthly_review(str(args.config), args.month, args.communities,
+                                      send=not args.no_send, resend=args.resend))
+        elif args.command == "sample-data":
+            from yuebao.flows.demo import sample_data
+
+            result = sample_data(str(args.out), args.seed, args.communities, args.months,
+                                 args.scale)
+            print(f"\n样例数据已写入 {result['exports_dir']}，配置文件 {result['config']}")
+    except UsageError as error:
+        print(f"yuebao: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as error:  # the flow's failure, already logged in full by Prefect
+        print(f"yuebao: {args.command} failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The configuration file (interfaces.md), validated once when it is loaded.
+
+Everything downstream receives a :class:`Config` and never reads TOML itself.
+Relative paths are resolved against the config file's folder here, so no other
+module needs to know where the file was.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from yuebao.errors import UsageError
+
+SLA_CLASSES = ("repair_urgent", "repair_normal", "complaint", "inquiry", "suggestion", "other")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SlaRule(_Strict):
+    """Response and resolution limits for one SLA class; limits are inclusive."""
+
+    response_minutes: float = Field(gt=0)
+    resolution_hours: float = Field(gt=0)
+
+
+class Sources(_Strict):
+    profile: str = "canonical"
+    tickets: list[str] = []
+    bills: list[str] = []
+    payments: list[str] = []
+
+    @field_validator("tickets", "bills", "payments", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
+class Community(_Strict):
+    id: str = Field(min_length=1)
+    name: str | None = None
+    city: str | None = None
+    climate_zone: str | None = None
+    households: int | None = Field(default=None, gt=0)
+    managers: list[str] = []
+    heating_start: str | None = Field(default=None, pattern=r"^\d{2}-\d{2}$")
+    heating_end: str | None = Field(default=None, pattern=r"^\d{2}-\d{2}$")
+    targets: dict[str, float] = {}
+    sla: dict[Literal[SLA_CLASSES], SlaRule] = {}  # type: ignore[valid-type]
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+class Portfolio(_Strict):
+    name: str = "物业公司"
+    recipients: list[str] = []
+
+
+class Smtp(_Strict):
+    host: str
+    port: int = 465
+    security: Literal["ssl", "starttls"] = "ssl"
+    user: str
+    sender: str | None = None
+    sender_name: str | None = None
+    password_env: str | None = None
+    password_block: str | None = None
+    timeout_seconds: float = 30
+    ca_file: Path | None = None  # extra CA bundle for a company server's own certificate
+
+
+class Delivery(_Strict):
+    method: Literal["outbox", "smtp"] = "outbox"
+    outbox_dir: Path = Path("outbox")
+    smtp: Smtp | None = None
+
+
+class Config(_Strict):
+    timezone: str = "Asia/Shanghai"
+    language: Literal["zh", "en"] = "zh"
+    output_dir: Path = Path("out")
+    hotspot_min: int = Field(default=3, ge=1)
+    sources: Sources = Sources()
+    communities: list[Community] = []
+    portfolio: Portfolio = Portfolio()
+    delivery: Delivery = Delivery()
+    targets: dict[str, float] = {}
+    sla: dict[Literal[SLA_CLASSES], SlaRule] = {}  # type: ignore[valid-type]
+    base_dir: Path = Path(".")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+    def community(self, community_id: str) -> Community | None:
+        return next((c for c in self.communities if c.id == community_id), None)
+
+    def sla_for(self, community_id: str | None) -> dict[str, SlaRule]:
+        """The SLA table of a community: defaults, then the config, then its own."""
+        table = dict(self.sla)
+        community = self.community(community_id) if community_id else None
+        if community:
+            table.update(community.sla)
+        return table
+
+    def targets_for(self, community_id: str | None) -> dict[str, float]:
+        targets = dict(self.targets)
+        community = self.community(community_id) if community_id else None
+        if community:
+            targets.update(community.targets)
+        return targets
+
+    def resolve(self, path: Path | str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        path = Path(path).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+
+def defaults() -> dict:
+    text = resources.files("yuebao.knowledge").joinpath("defaults.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and validate a config file; any problem is one :class:`UsageError` line."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"config file not found: {path}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path}: not valid TOML: {error}") from error
+    return config_from_dict(raw, base_dir=path.resolve().parent, source=str(path))
+
+
+def config_from_dict(raw: dict, base_dir: Path, source: str = "config") -> Config:
+    base = defaults()
+    merged = {**raw}
+    merged["targets"] = {**base["targets"], **raw.get("targets", {})}
+    merged["sla"] = {**base["sla"], **raw.get("sla", {})}
+    merged.setdefault("hotspot_min", base["hotspot_min"])
+    merged["base_dir"] = base_dir
+    try:
+        config = Config.model_validate(merged)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise UsageError(f"{source}: {where}: {first['msg']}") from error
+    if config.delivery.method == "smtp" and config.delivery.smtp is None:
+        raise UsageError(f"{source}: delivery.method is 'smtp' but [delivery.smtp] is missing")
+    ids = [c.id for c in config.communities]
+    if len(ids) != len(set(ids)):
+        raise UsageError(f"{source}: communities: an id appears twice")
+    return config
