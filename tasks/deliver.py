@@ -123,7 +123,8 @@ def build_message(email: OutgoingEmail, *, sender: str, sender_name: str | None,
       rewritten with ``formataddr`` alone (a Chinese name is RFC 2047 encoded).
     * yagmail marks only ``application/*`` files as attachments; image and text
       files get an explicit ``Content-Disposition: attachment`` so that clients
-      do not show them inline in the body.
+      do not show them inline in the body, and text files a ``charset=utf-8``
+      (without it a Chinese review.md opens as mojibake).
 
     ``prettify_html=False`` because yagmail would otherwise import premailer,
     which is not a dependency. The tree is serialised here instead of with
@@ -161,6 +162,8 @@ def build_message(email: OutgoingEmail, *, sender: str, sender_name: str | None,
     for part, path in zip(attached, email.attachments, strict=True):
         if part.get("Content-Disposition") is None:
             part.add_header("Content-Disposition", "attachment", filename=Path(path).name)
+        if part.get_content_maintype() == "text" and part.get_param("charset") is None:
+            part.set_param("charset", "utf-8")  # our files are UTF-8; say so, or it is ASCII
     return message_id, msg.as_bytes(policy=_WIRE)
 
 

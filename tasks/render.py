@@ -12,6 +12,7 @@ import re
 import shutil
 import tomllib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -34,6 +35,14 @@ def labels(language: str) -> dict:
     text = resources.files("yuebao.templates").joinpath(language, "labels.toml").read_text(
         "utf-8")
     return tomllib.loads(text)
+
+
+def month_name(year: int, month: int, language: str) -> str:
+    """``2025年9月`` or ``September 2025``, as the language's labels spell it."""
+    words = labels(language)["month"]
+    names = words.get("names")
+    return words["format"].format(year=year, month=month,
+                                  name=names[month - 1] if names else month)
 
 
 def _decimal(value: float | int) -> Decimal:
@@ -84,7 +93,7 @@ def environment(language: str) -> jinja2.Environment:
     env.filters["fmt"] = lambda value, kind: format_value(value, kind, language)
     env.filters["delta"] = lambda value, reference, kind: format_delta(
         value, reference, kind, language)
-    env.filters["month_name"] = lambda m: labels(language)["month"]["format"].format(**m)
+    env.filters["month_name"] = lambda m: month_name(m["year"], m["month"], language)
     return env
 
 
@@ -214,3 +223,20 @@ def render_task(drafts: dict[str, dict], documents: dict[str, dict], ingested: I
     staging = staging_dir(output_dir, str(month))
     rendered = render_month(drafts, documents, ingested, staging, config.language, scopes)
     return publish(staging, output_dir, str(month)), rendered
+
+
+RUNS_FILE = "runs.json"
+
+
+def run_status(output_dir: Path) -> dict[str, dict]:
+    """Each month's last outcome (``succeeded`` or ``failed``), as backfills need to know."""
+    path = output_dir / RUNS_FILE
+    return json.loads(path.read_text("utf-8")) if path.exists() else {}
+
+
+def record_run(output_dir: Path, month: str, status: str, detail: str = "") -> None:
+    """Remember how a month's run ended, next to the month folders."""
+    runs = run_status(output_dir)
+    runs[month] = {"status": status, "detail": detail,
+                   "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    write_json(output_dir / RUNS_FILE, dict(sorted(runs.items())))

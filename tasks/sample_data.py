@@ -683,14 +683,14 @@ def _rates(cx: _Context) -> dict[str, np.ndarray]:
         "snow": 0.004 * w.snow if north else np.zeros(cal.n_days),
         "summer_power": 30 * _PER_MONTH * zone_heat * summer,
         "summer_facilities": 14 * _PER_MONTH * zone_heat * summer,
-        "typhoon_facilities": 0.012 * w.typhoon,
-        "typhoon_greening": 0.008 * w.typhoon,
+        "typhoon_facilities": 0.018 * w.typhoon,
+        "typhoon_greening": 0.012 * w.typhoon,
         "rain_facilities": 0.004 * w.rain + 25 * _PER_MONTH * w.plum,
         "rain_plumbing": 0.002 * w.rain + 12 * _PER_MONTH * w.plum,
         "leaves_cleaning": 14 * _PER_MONTH * _leaves(cx),
         "leaves_greening": 8 * _PER_MONTH * _leaves(cx),
-        "holiday_noise": 9 * _PER_MONTH * (1.2 * cal.holiday + 3.0 * cal.fireworks),
-        "holiday_parking": 12 * _PER_MONTH * 1.5 * cal.holiday,
+        "holiday_noise": 9 * _PER_MONTH * (1.8 * cal.holiday + 3.0 * cal.fireworks),
+        "holiday_parking": 12 * _PER_MONTH * 2.5 * cal.holiday,
         "fee_inquiry": _fee_season(cx),
     }
 

@@ -195,3 +195,21 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+# --------------------------------------------------------------------------- sample data
+
+SAMPLE_MONTH = "2025-09"  # its plan is October's: heating preparation in the north
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory):
+    """Realistic sample exports (four cities, 14 months to 2025-09) and their config."""
+    from yuebao.months import Month
+    from yuebao.tasks.sample_config import write_sample_config
+    from yuebao.tasks.sample_data import generate_sample
+
+    folder = tmp_path_factory.mktemp("sample")
+    data = generate_sample(folder, seed=11, communities=4, months=14, scale=0.3,
+                           last_month=Month.parse(SAMPLE_MONTH))
+    return write_sample_config(data, folder / "yuebao.toml"), data

@@ -13,24 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import SAMPLE_MONTH as MONTH
 
 from yuebao.cli import main
 from yuebao.flows.monthly_review import monthly_review
-from yuebao.months import Month
-from yuebao.tasks.sample_config import write_sample_config
-from yuebao.tasks.sample_data import generate_sample
 
-MONTH = "2025-09"  # its plan is October's: heating preparation in the north
 PARTS = ("## 一、本月工作概况", "## 二、成果与亮点", "## 三、问题与挑战",
          "## 四、经验提炼与下月计划", "## 五、结语")
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> tuple[Path, object]:
-    folder = tmp_path_factory.mktemp("sample")
-    data = generate_sample(folder, seed=11, communities=4, months=14, scale=0.3,
-                           last_month=Month.parse(MONTH))
-    return write_sample_config(data, folder / "yuebao.toml"), data
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _month(text: str) -> str:
-    return str(Month.parse(text))
+    try:
+        return str(Month.parse(text))
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +45,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-send", action="store_true", help="write the files, send no email")
     run.add_argument("--resend", action="store_true",
                      help="send again drafts the ledger says were already sent")
+
+    backfill = commands.add_parser("backfill", help="many months, a status table at the end")
+    backfill.add_argument("--config", type=Path, required=True, help="the config TOML file")
+    backfill.add_argument("--from", dest="first", required=True, type=_month, metavar="YYYY-MM")
+    backfill.add_argument("--to", dest="last", required=True, type=_month, metavar="YYYY-MM")
+    backfill.add_argument("--reprocess", choices=["none", "failed", "all"], default="none",
+                          help="re-run months that failed, or all (default: only new months)")
+    backfill.add_argument("--send", action="store_true", help="email the drafts (default: no)")
+    backfill.add_argument("--dry-run", action="store_true", help="list the months, run nothing")
 
     sample = commands.add_parser("sample-data", help="generate realistic sample exports")
     sample.add_argument("--out", type=Path, required=True, help="folder to write into")
@@ -75,11 +87,19 @@ def _print_run(result: dict) -> None:
         print(f"  邮件 {delivery['scope']}: {delivery['status']} → {target}{detail}")
 
 
+def _print_backfill(rows: list[dict]) -> None:
+    print(f"\n{'月份':<8} {'范围':<16} {'状态':<10} 说明")
+    for row in rows:
+        print(f"{row['month']:<10} {row['scope']:<18} {row['status']:<12} {row['detail']}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "run":
-            _check_run(args.config, args.month)
+        if args.command in ("run", "backfill"):
+            _check_run(args.config, getattr(args, "month", None))
+            if args.command == "backfill" and args.first > args.last:
+                raise UsageError(f"--from {args.first} is after --to {args.last}")
         if args.command == "sample-data" and (args.communities < 1 or args.months < 13
                                               or args.scale <= 0):
             raise UsageError("sample-data needs --communities >= 1, --months >= 13, --scale > 0")
@@ -97,6 +117,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             _print_run(monthly_review(str(args.config), args.month, args.communities,
                                       send=not args.no_send, resend=args.resend))
+        elif args.command == "backfill":
+            from yuebao.flows.monthly_review import backfill
+
+            rows = backfill(str(args.config), args.first, args.last, args.reprocess,
+                            args.send, args.dry_run)
+            _print_backfill(rows)
+            if any(row["status"] == "failed" for row in rows):
+                return EXIT_FAILED
         elif args.command == "sample-data":
             from yuebao.flows.demo import sample_data
 

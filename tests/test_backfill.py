@@ -1,0 +1,69 @@
+"""Backfills under a real Prefect server: a failing month loses nothing, nothing runs twice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import yuebao.flows.monthly_review as review_flows
+from yuebao.flows.monthly_review import backfill, monthly_review
+
+
+@pytest.fixture()
+def config(sample, tmp_path) -> Path:
+    """The sample config, writing to this test's own folders."""
+    path, _ = sample
+    text = path.read_text("utf-8").replace('output_dir = "out"', f'output_dir = "{tmp_path}/out"')
+    text = text.replace('outbox_dir = "outbox"', f'outbox_dir = "{tmp_path}/outbox"')
+    copy = path.parent / f"backfill-{tmp_path.name}.toml"
+    copy.write_text(text, "utf-8")
+    return copy
+
+
+def test_a_failing_month_keeps_its_last_outputs_and_stops_nothing(config, tmp_path,
+                                                                   prefect_server, monkeypatch):
+    out = tmp_path / "out"
+    monthly_review(str(config), "2025-08", send=False)
+    august = (out / "2025-08" / "_portfolio" / "metrics.json").read_bytes()
+
+    real_draft = review_flows.draft_task
+
+    def draft_failing_in_august(metrics, history, config, month):
+        if str(month) == "2025-08":
+            raise RuntimeError("the draft of August broke")
+        return real_draft(metrics, history, config, month)
+
+    monkeypatch.setattr(review_flows, "draft_task", draft_failing_in_august)
+    rows = backfill(str(config), "2025-07", "2025-09", reprocess="all")
+    status = {(r["month"], r["scope"]): r["status"] for r in rows}
+    assert status[("2025-08", "*")] == "failed"
+    assert status[("2025-07", "_portfolio")] == "succeeded"
+    assert status[("2025-09", "_portfolio")] == "succeeded"
+    # August's earlier outputs are untouched; no staging folder is left behind.
+    assert (out / "2025-08" / "_portfolio" / "metrics.json").read_bytes() == august
+    assert not list(out.glob(".*staging"))
+    runs = json.loads((out / "runs.json").read_text("utf-8"))
+    assert runs["2025-08"]["status"] == "failed" and "August broke" in runs["2025-08"]["detail"]
+    # By default nothing is sent in a backfill.
+    assert not (tmp_path / "outbox").exists()
+
+    monkeypatch.setattr(review_flows, "draft_task", real_draft)
+    assert backfill(str(config), "2025-07", "2025-09", dry_run=True) == [
+        {"month": m, "scope": "*", "status": "skipped", "detail": "already run"}
+        for m in ("2025-07", "2025-08", "2025-09")]
+    again = backfill(str(config), "2025-07", "2025-09", reprocess="failed")
+    assert {r["month"] for r in again if r["status"] == "succeeded"} == {"2025-08"}
+    assert json.loads((out / "runs.json").read_text("utf-8"))["2025-08"]["status"] == "succeeded"
+
+
+def test_months_to_run():
+    from yuebao.months import Month
+
+    months = Month.parse("2025-01").range_to(Month.parse("2025-03"))
+    status = {"2025-01": {"status": "succeeded"}, "2025-02": {"status": "failed"}}
+    assert [str(m) for m in review_flows.months_to_run(status, months, "none")] == ["2025-03"]
+    assert [str(m) for m in review_flows.months_to_run(status, months, "failed")] == [
+        "2025-02", "2025-03"]
+    assert len(review_flows.months_to_run(status, months, "all")) == 3

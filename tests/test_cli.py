@@ -1,0 +1,53 @@
+"""The ``yuebao`` command as a user runs it: a separate process, Prefect ephemeral, offline."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def _yuebao(*args: str, home: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(home / "prefect-home")}
+    return subprocess.run([sys.executable, "-m", "yuebao.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=600, cwd=home)
+
+
+def test_demo_runs_end_to_end_without_errors(tmp_path):
+    result = _yuebao("demo", "--out", str(tmp_path / "demo"), home=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback" not in output and "ERROR" not in output
+    reviews = re.findall(r"(\S+/review\.md)", result.stdout)
+    emails = re.findall(r"(\S+\.eml)", result.stdout)
+    assert len(reviews) == 5 and len(emails) == 5  # four communities and the portfolio
+    assert all(Path(p).is_file() for p in reviews + emails)
+    # Personal data of the exports never reaches what is emailed.
+    tickets = pd.read_csv(tmp_path / "demo" / "exports" / "tickets.csv", dtype=str)
+    phones = set(tickets["reporter_phone"].dropna())
+    names = set(tickets["reporter_name"].dropna())
+    emailed = [Path(p).read_text("utf-8") for p in reviews]
+    for path in emails:
+        message = email.message_from_bytes(Path(path).read_bytes(), policy=email.policy.default)
+        emailed += [part.get_content() for part in message.walk()
+                    if part.get_content_maintype() == "text"]
+        assert message["Subject"] and "月" in message["Subject"]
+    assert all("工作总结" in text for text in emailed)
+    for text in emailed:
+        assert not any(phone in text for phone in phones)
+        assert not any(name in text for name in names if len(name) >= 2)
+
+
+def test_usage_error_is_one_line_and_exit_2(tmp_path):
+    result = _yuebao("run", "--config", str(tmp_path / "nope.toml"), home=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"yuebao: config file not found: {tmp_path / 'nope.toml'}"]
+    assert result.stdout == ""
