@@ -9,10 +9,11 @@ refunds, and a handful of defects for the data-quality report.
 
 Every random draw comes from a ``numpy`` generator keyed by (seed, community,
 table), and weather by (seed, city, year), so the same arguments give
-byte-identical files and a community's rows do not depend on how many other
-communities are generated. Rows are made as arrays, one community at a time,
-and streamed to CSV through pyarrow, so memory stays bounded by one community
-even at the scales the benchmarks use.
+byte-identical files, communities in one city share their typhoons and snow,
+and a community's rows do not depend on how many others are generated (only
+the running ids and where the few defects fall do). Rows are made as arrays,
+one community at a time, and streamed to CSV through pyarrow, so memory stays
+bounded by one community even at the scales the benchmarks use.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from yuebao.months import Month
+
+__all__ = [
+    "BILL_COLUMNS", "CATEGORIES", "FEE_ITEMS", "PAYMENT_COLUMNS", "TICKET_COLUMNS", "TYPES",
+    "SampleCommunity", "SampleSet", "generate_sample",
+]
 
 TICKET_COLUMNS = (
     "ticket_id", "community", "building", "unit", "created_at", "first_response_at",
@@ -912,7 +918,6 @@ def _ticket_table(t: _Tickets, comm: _Community, code: str) -> pa.Table:
     id_day = pc.replace_substring(_dates(t.day), "-", "")
     ticket_id = pc.binary_join_element_wise(
         "GD", id_day, code, pc.utf8_lpad(_str(t.seq), 4, "0"), "")
-    satisfaction = pc.take(pa.array(["", "1", "2", "3", "4", "5"]), pa.array(t.satisfaction))
     return pa.table({
         "ticket_id": ticket_id,
         "community": _const(comm.public.id, n),
@@ -925,8 +930,7 @@ def _ticket_table(t: _Tickets, comm: _Community, code: str) -> pa.Table:
         "type": _take(pa.array(TYPES), t.type),
         "category": _take(pa.array(CATEGORIES), t.category),
         "priority": _take(pa.array(["normal", "urgent"]), t.urgent.astype(np.int64)),
-        "satisfaction": pc.if_else(pc.equal(satisfaction, ""), pa.scalar(None, pa.string()),
-                                   satisfaction),
+        "satisfaction": _take(_str(np.arange(6)), t.satisfaction, t.satisfaction > 0),
         "reopened": _str(t.reopened),
         "cancelled": _take(pa.array(["false", "true"]), t.cancelled.astype(np.int64)),
         "description": _take(_PHRASES, t.phrase),
@@ -1050,10 +1054,10 @@ def _payments(cx: _Context, b: _Bills, rng: np.random.Generator) -> _Payments:
     large = (b.item == _HEATING) | ((b.item == _PROPERTY)
                                     & (comm.public.property_fee_billing != "monthly"))
     month = b.due.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    span = int(month.max() - month.min() + 1) if n else 1
-    key = (b.household * 2 + large) * span + (month - (month.min() if n else 0))
+    month = month - month.min()
+    key = (b.household * 2 + large) * (month.max() + 1) + month
     _, group = np.unique(key, return_inverse=True)
-    groups = int(group.max()) + 1 if n else 0
+    groups = int(group.max()) + 1
     due = np.full(groups, np.iinfo(np.int64).max)
     np.minimum.at(due, group, b.due)
     household = np.zeros(groups, dtype=np.int64)
@@ -1092,7 +1096,7 @@ def _payments(cx: _Context, b: _Bills, rng: np.random.Generator) -> _Payments:
     doubled = pays & (u >= 0.0165) & (u < 0.017)
 
     first_part = np.clip((b.amount * rng.uniform(0.3, 0.7, n)).astype(np.int64), 1,
-                         np.maximum(b.amount - 1, 1))
+                         b.amount - 1)
     extra = 10_000 - b.amount % 10_000  # rounded up to the next hundred yuan
     main_amount = np.where(partial, first_part, np.where(excess, b.amount + extra, b.amount))
     rest_at = paid + rng.integers(15, 121, n) * _DAY + rng.integers(-3600, 3600, n)
@@ -1103,8 +1107,7 @@ def _payments(cx: _Context, b: _Bills, rng: np.random.Generator) -> _Payments:
 
     pieces = [
         (idx[pays], paid[pays], main_amount[pays]),
-        (idx[partial & (b.amount > 1)], rest_at[partial & (b.amount > 1)],
-         (b.amount - first_part)[partial & (b.amount > 1)]),
+        (idx[partial], rest_at[partial], (b.amount - first_part)[partial]),
         (idx[refunded], refund_at[refunded], -extra[refunded]),
         (idx[doubled], again_at[doubled], b.amount[doubled]),
         (idx[doubled], back_at[doubled], -b.amount[doubled]),
@@ -1180,11 +1183,10 @@ def _dates(days: np.ndarray) -> pa.Array:
 def _timestamps(seconds: np.ndarray) -> pa.Array:
     """"YYYY-MM-DD HH:MM:SS" from naive local seconds; empty where negative (missing)."""
     missing = seconds < 0
-    days = np.where(missing, 0, seconds // _DAY)
-    table, low = _day_texts(days[~missing]) if (~missing).any() else _day_texts(days[:0])
-    days = np.where(missing, low, days)
-    day_text = pc.take(table, pa.array(days - low, mask=missing))
-    clock = pc.take(_clock(), pa.array(np.where(missing, 0, seconds % _DAY)))
+    days = seconds // _DAY
+    table, low = _day_texts(days[~missing])
+    day_text = pc.take(table, pa.array(np.where(missing, 0, days - low), mask=missing))
+    clock = pc.take(_clock(), pa.array(seconds % _DAY))
     return pc.binary_join_element_wise(day_text, clock, " ")
 
 
@@ -1250,7 +1252,9 @@ def generate_sample(out_dir: Path, *, seed: int = 7, communities: int = 4, month
 
     The data covers ``months`` months ending with ``last_month`` (default: the last
     complete month in ``timezone``) and looks like an export taken at 08:00 on the
-    day after: nothing at or after that moment is in it.
+    day after: nothing at or after that moment is in it. Times are naive local
+    times of ``timezone``; ``scale`` multiplies households, and so tickets and bills.
+    Raises ``ValueError`` for a negative seed, no communities, no months or scale <= 0.
     """
     if seed < 0 or communities < 1 or months < 1 or not scale > 0:
         raise ValueError("generate_sample needs seed >= 0, communities >= 1, months >= 1 "
@@ -1314,9 +1318,4 @@ def generate_sample(out_dir: Path, *, seed: int = 7, communities: int = 4, month
         rows={name: out.rows for name, out in outs.items()}, defects=defects,
     )
 
-
-__all__ = [
-    "BILL_COLUMNS", "CATEGORIES", "FEE_ITEMS", "PAYMENT_COLUMNS", "TICKET_COLUMNS", "TYPES",
-    "SampleCommunity", "SampleSet", "generate_sample",
-]
 

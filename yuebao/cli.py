@@ -100,9 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _check_run(args.config, getattr(args, "month", None))
             if args.command == "backfill" and args.first > args.last:
                 raise UsageError(f"--from {args.first} is after --to {args.last}")
-        if args.command == "sample-data" and (args.communities < 1 or args.months < 13
+        if args.command == "sample-data" and (args.communities < 1 or args.months < 1
                                               or args.scale <= 0):
-            raise UsageError("sample-data needs --communities >= 1, --months >= 13, --scale > 0")
+            raise UsageError("sample-data needs --communities >= 1, --months >= 1, --scale > 0")
     except UsageError as error:
         print(f"yuebao: {error}", file=sys.stderr)
         return EXIT_USAGE
