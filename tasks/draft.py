@@ -18,6 +18,7 @@ from yuebao.months import Month
 from yuebao.schema import PORTFOLIO, TICKET_CATEGORIES
 from yuebao.tasks.metrics import MonthMetrics, kpi_catalogue, scalar
 from yuebao.tasks.plan import city_info, holidays_in, seasonal_plan
+from yuebao.words import labels
 
 MAX_HIGHLIGHTS = 5
 MAX_PROBLEMS = 6
@@ -326,7 +327,7 @@ def month_drafts(metrics: MonthMetrics, history: dict[str, dict], config: Config
     communities = tuple(s for s in documents if s != PORTFOLIO)
     names = {c: (config.community(c).display_name if config.community(c) else c)
              for c in communities}
-    names[PORTFOLIO] = config.portfolio.name
+    names[PORTFOLIO] = config.portfolio.name or labels(config.language)["portfolio"]["default_name"]
     next_month = month.shift(1)
     plans = _community_plans(config, communities, next_month)
     plans[PORTFOLIO] = _portfolio_plan(plans, names)

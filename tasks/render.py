@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,13 +27,7 @@ from yuebao.config import Config
 from yuebao.files import safe_name, write_bytes, write_json, write_text
 from yuebao.months import Month
 from yuebao.tasks.ingest import Ingested
-
-
-@cache
-def labels(language: str) -> dict:
-    text = resources.files("yuebao.templates").joinpath(language, "labels.toml").read_text(
-        "utf-8")
-    return tomllib.loads(text)
+from yuebao.words import labels
 
 
 def month_name(year: int, month: int, language: str) -> str:
@@ -54,6 +47,10 @@ def _trimmed(value: Decimal, places: int = 2) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def _with_unit(number: str, unit: str) -> str:
+    return f"{number} {unit}" if unit else number
+
+
 def format_value(value: float | int | None, kind: str, language: str) -> str:
     """A KPI value as a reader sees it; ``None`` is a dash, never 0."""
     if value is None:
@@ -63,10 +60,10 @@ def format_value(value: float | int | None, kind: str, language: str) -> str:
     if kind == "rate":
         return f"{number * 100:.2f}%"
     if kind == "money":
-        return f"{number:,.2f} {unit['money']}"
+        return _with_unit(f"{number:,.2f}", unit["money"])
     if kind in ("minutes", "hours", "score", "per100"):
-        return f"{_trimmed(number)} {unit[kind]}"
-    return f"{_trimmed(number, 0)} {unit['households' if kind == 'households' else 'count']}"
+        return _with_unit(_trimmed(number), unit[kind])
+    return _with_unit(_trimmed(number, 0), unit["households" if kind == "households" else "count"])
 
 
 def format_delta(value: float | int, reference: float | int, kind: str, language: str) -> str:

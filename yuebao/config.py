@@ -60,7 +60,7 @@ class Community(_Strict):
 
 
 class Portfolio(_Strict):
-    name: str = "物业公司"
+    name: str | None = None  # None: the language's word for "the company"
     recipients: list[str] = []
 
 

@@ -1,0 +1,127 @@
+"""Ingest: exports -> canonical tables (kpis.md section 2).
+
+``read`` turns files into text rows named by canonical field (profiles,
+encodings, Excel), ``parse`` reads cell values, ``validate`` types the rows,
+quarantines what cannot be used and resolves duplicates. Every row of every
+file ends as exactly one of *used*, *quarantined* or *duplicate*, and the
+per-file counts are kept so that ``read = used + quarantined + duplicate`` can
+be shown to the user.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from yuebao.config import Config
+from yuebao.errors import UsageError
+from yuebao.profile import Profile, load_profile
+from yuebao.schema import TABLES
+from yuebao.tasks.ingest.read import find_exports, payments_from_bills, read_source
+from yuebao.tasks.ingest.validate import (
+    ACCOUNT_COLUMNS,
+    QUARANTINE_COLUMNS,
+    Reader,
+    empty_table,
+    validate_table,
+)
+
+__all__ = ["Ingested", "find_exports", "ingest", "ingest_task", "quarantine_records"]
+
+
+@dataclass
+class Ingested:
+    """The canonical tables of one run, and what was rejected on the way."""
+
+    tickets: pd.DataFrame
+    bills: pd.DataFrame
+    payments: pd.DataFrame
+    quarantine: pd.DataFrame
+    files: pd.DataFrame
+    notes: list[dict] = field(default_factory=list)
+    available: frozenset[str] = frozenset()
+    approximate_payments: bool = False
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Row counts per table, the ``data_quality`` block of metrics.json."""
+        sums = self.files.groupby("table")[["read", "used", "quarantined", "duplicate"]].sum()
+        return {
+            table: {
+                key: int(sums.loc[table, key]) if table in sums.index else 0
+                for key in ("read", "used", "quarantined", "duplicate")
+            }
+            for table in TABLES
+        }
+
+
+def _per_bill_columns(profile: Profile) -> dict[str, list[str]] | None:
+    if profile.payments_mode != "per_bill":
+        return None
+    assert profile.per_bill is not None
+    return {"_amount_paid": profile.per_bill.amount_paid,
+            "_last_paid_at": profile.per_bill.last_paid_at}
+
+
+def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
+           profile: Profile | str = "canonical") -> Ingested:
+    """Read every configured export into the canonical tables.
+
+    ``sources`` maps a table name to its paths or globs; a table left out is
+    simply not available (the draft then says its figures are missing). With a
+    per-bill profile, payments come from the bills export itself.
+    """
+    if isinstance(profile, str):
+        profile = load_profile(profile, base_dir)
+    per_bill = _per_bill_columns(profile)
+    if sources.get("payments") and not sources.get("bills"):
+        raise UsageError("sources.payments is set but sources.bills is not: "
+                         "payments are tied to bills")
+    files = {
+        table: [read_source(path, base_dir, profile, table,
+                            per_bill if table == "bills" else None)
+                for path in find_exports(sources[table], base_dir, table)]
+        for table in TABLES if sources.get(table)
+    }
+    if per_bill and "bills" in files:
+        files["payments"] = payments_from_bills(files["bills"], profile)
+
+    tables, quarantines, accounts, notes = {}, [], [], []
+    for table in TABLES:
+        if table not in files:
+            tables[table] = empty_table(table, timezone)
+            continue
+        rows, quarantine, account, table_notes = validate_table(
+            table, files[table], Reader(profile, table, timezone), tables.get("bills"))
+        tables[table] = rows
+        quarantines.append(quarantine)
+        accounts.append(account)
+        notes += table_notes
+    return Ingested(
+        tickets=tables["tickets"], bills=tables["bills"], payments=tables["payments"],
+        quarantine=(pd.concat(quarantines, ignore_index=True) if quarantines
+                    else pd.DataFrame(columns=QUARANTINE_COLUMNS)),
+        files=(pd.concat(accounts, ignore_index=True) if accounts
+               else pd.DataFrame(columns=ACCOUNT_COLUMNS)),
+        notes=notes,
+        available=frozenset(files),
+        approximate_payments=per_bill is not None,
+        columns={f.shown: f.columns for table in files.values() for f in table},
+    )
+
+
+def quarantine_records(quarantine: pd.DataFrame) -> list[dict]:
+    """Quarantined rows as plain records (for JSON outputs and tests)."""
+    return json.loads(quarantine.to_json(orient="records", force_ascii=False))
+
+
+@task(name="ingest", cache_policy=NO_CACHE)
+def ingest_task(config: Config) -> Ingested:
+    """Prefect task: the configured exports as canonical tables."""
+    sources = {t: getattr(config.sources, t) for t in TABLES}
+    return ingest(sources, config.base_dir, config.timezone, config.sources.profile)

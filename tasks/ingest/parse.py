@@ -1,0 +1,159 @@
+"""Cell values -> typed canonical values, each with the mask of cells it could not read.
+
+Two modes. *Strict* is the ``canonical`` profile of kpis.md: one spelling per
+type, anything else is unreadable. *Lenient* is for real systems' exports:
+full-width characters are folded (NFKC), dates come in the shapes Chinese
+property systems write (``2025/9/1 8:05``, ``2025年9月1日 8时5分``, Excel serial
+numbers, ISO with or without offset), money may carry ``¥`` and thousands
+separators. Either way every result is vectorized over the column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+_STRICT_TIMESTAMP = r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}:\d{2})?"
+_STRICT_WITH_OFFSET = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})"
+_LENIENT_TIMESTAMP = (
+    r"(?P<year>\d{4})\s*[-/.年]\s*(?P<month>\d{1,2})\s*[-/.月]\s*(?P<day>\d{1,2})\s*日?"
+    r"(?:(?:\s+|T|\s*[日]\s*)(?P<hour>\d{1,2})\s*[:时點点]\s*(?P<minute>\d{1,2})\s*分?"
+    r"(?:\s*:?\s*(?P<second>\d{1,2})(?:\.\d+)?\s*秒?)?)?"
+    r"\s*(?P<offset>Z|[+-]\d{2}:?\d{2})?"
+)
+_EXCEL_SERIAL = r"\d{5}(?:\.\d+)?"
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_MONEY = r"(-?)(\d+)(?:\.(\d{1,2}))?"
+
+
+def fold(text: pd.Series) -> pd.Series:
+    """Full-width digits, letters and punctuation as their ASCII forms (NFKC)."""
+    return text.str.normalize("NFKC").str.strip()
+
+
+def _localize(naive: pd.Series, timezone: str) -> pd.Series:
+    """Naive local times as aware ones; a DST fall-back hour reads as its first occurrence."""
+    return naive.dt.tz_localize(timezone, ambiguous=np.ones(len(naive), dtype=bool),
+                                nonexistent="shift_forward")
+
+
+def _offset_minutes(offset: pd.Series) -> pd.Series:
+    digits = offset.str.replace(":", "", regex=False)
+    sign = np.where(digits.str[0] == "-", -1, 1)
+    hours = pd.to_numeric(digits.str[1:3], errors="coerce")
+    minutes = pd.to_numeric(digits.str[3:5], errors="coerce")
+    return (sign * (hours * 60 + minutes)).where(offset != "Z", 0)
+
+
+def _from_parts(parts: pd.DataFrame) -> pd.Series:
+    """Naive timestamps from year..second text columns; impossible dates are NaT."""
+    numbers = parts[["year", "month", "day", "hour", "minute", "second"]].apply(
+        pd.to_numeric, errors="coerce")
+    numbers[["hour", "minute", "second"]] = numbers[["hour", "minute", "second"]].fillna(0)
+    valid = numbers.notna().all(axis=1)
+    result = pd.Series(pd.NaT, index=parts.index, dtype="datetime64[us]")
+    if valid.any():
+        result[valid] = pd.to_datetime(numbers[valid], errors="coerce").astype("datetime64[us]")
+    return result
+
+
+def parse_timestamps(text: pd.Series, timezone: str, *, strict: bool = True,
+                     formats: tuple[str, ...] = ()) -> tuple[pd.Series, pd.Series]:
+    """Timestamps as aware local time, and the mask of present but unreadable cells.
+
+    Naive values are local time; a bare date is local midnight; values with an
+    offset are converted to local time.
+    """
+    present = text.notna()
+    result = pd.Series(pd.NaT, index=text.index, dtype=f"datetime64[us, {timezone}]")
+    if strict:
+        naive = present & text.str.fullmatch(_STRICT_TIMESTAMP).fillna(False)
+        offset = present & text.str.fullmatch(_STRICT_WITH_OFFSET).fillna(False)
+        if naive.any():
+            result[naive] = _localize(
+                pd.to_datetime(text[naive], format="ISO8601", errors="coerce"), timezone)
+        if offset.any():
+            aware = pd.to_datetime(text[offset], format="ISO8601", utc=True, errors="coerce")
+            result[offset] = aware.dt.tz_convert(timezone)
+        return result, present & result.isna()
+
+    folded = fold(text.where(present, ""))
+    todo = present.copy()
+    for shape in formats:
+        parsed = pd.to_datetime(folded.where(todo), format=shape, errors="coerce")
+        hit = todo & parsed.notna()
+        if hit.any():
+            result[hit] = _localize(parsed[hit].astype("datetime64[us]"), timezone)
+            todo &= ~hit
+    serial = todo & folded.str.fullmatch(_EXCEL_SERIAL).fillna(False)
+    if serial.any():
+        days = pd.to_numeric(folded[serial])
+        naive = (_EXCEL_EPOCH + pd.to_timedelta(days, unit="D")).dt.round("s")
+        result[serial] = _localize(naive.astype("datetime64[us]"), timezone)
+        todo &= ~serial
+    if todo.any():
+        parts = folded[todo].str.extract(f"^{_LENIENT_TIMESTAMP}$")
+        naive = _from_parts(parts)
+        with_offset = parts["offset"].notna() & naive.notna()
+        local = naive.notna() & ~with_offset
+        if local.any():
+            result.loc[local[local].index] = _localize(naive[local], timezone)
+        if with_offset.any():
+            utc = naive[with_offset] - pd.to_timedelta(
+                _offset_minutes(parts.loc[with_offset, "offset"]), unit="m")
+            result.loc[with_offset[with_offset].index] = (
+                utc.dt.tz_localize("UTC").dt.tz_convert(timezone))
+    return result, present & result.isna()
+
+
+def parse_dates(text: pd.Series, *, strict: bool = True,
+                formats: tuple[str, ...] = ()) -> tuple[pd.Series, pd.Series]:
+    """Dates as naive midnight timestamps, and the unreadable mask.
+
+    Lenient mode reads any timestamp shape and keeps its date (a due "date"
+    exported as ``2025-09-15 00:00:00`` is still the 15th).
+    """
+    present = text.notna()
+    if strict:
+        shaped = present & text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)
+        dates = pd.to_datetime(text.where(shaped), format="%Y-%m-%d", errors="coerce")
+        return dates.astype("datetime64[us]"), present & dates.isna()
+    stamps, bad = parse_timestamps(text, "UTC", strict=False, formats=formats)
+    return stamps.dt.tz_localize(None).dt.normalize().astype("datetime64[us]"), bad
+
+
+def parse_money(text: pd.Series, *, strict: bool = True) -> tuple[pd.Series, pd.Series]:
+    """Money as exact integer fen (Int64); floats never touch it.
+
+    Lenient mode also reads ``¥1,234.50``, ``1,234.50元``, full-width digits and
+    ``(12.00)`` for a negative amount. More than two decimals is never money.
+    """
+    source = text
+    if not strict:
+        folded = fold(text)
+        negative = folded.str.fullmatch(r"\(.*\)").fillna(False)
+        folded = folded.str.replace(r"[¥￥$元,\s()]|RMB|CNY", "", regex=True)
+        text = folded.mask(negative & ~folded.str.startswith("-").fillna(False), "-" + folded)
+    parts = text.str.extract(f"^{_MONEY}$")
+    readable = parts[1].notna()
+    whole = pd.to_numeric(parts[1].where(readable), errors="coerce").astype("Int64")
+    cents = pd.to_numeric(parts[2].fillna("").str.ljust(2, "0").where(readable),
+                          errors="coerce").astype("Int64")
+    sign = parts[0].eq("-").map({True: -1, False: 1}).astype("Int64")
+    return sign * (whole * 100 + cents), source.notna() & ~readable
+
+
+def map_labels(text: pd.Series, labels: dict[str, object], *, strict: bool) -> pd.Series:
+    """Labels of a system (``紧急``, ``已取消``) as canonical values; others unchanged."""
+    if strict or not labels:
+        return text
+    folded = fold(text)
+    keys = fold(pd.Series(list(labels), dtype="str"))
+    table = dict(zip(keys, (_canonical_text(v) for v in labels.values()), strict=True))
+    mapped = folded.map(table)
+    return mapped.where(mapped.notna(), folded).astype("str")
+
+
+def _canonical_text(value: object) -> str:
+    """A profile's mapped value as the canonical profile would spell it."""
+    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -1,0 +1,192 @@
+"""Export files -> text tables with canonical column names.
+
+Finds the files, detects their encoding (UTF-8, with or without BOM, else
+GB18030, which also reads GBK), reads CSV with pyarrow and Excel with
+openpyxl/xlrd, and renames the source columns to canonical fields as the
+profile says. Cells stay text: parsing them is validation's job, so that an
+unreadable value becomes a quarantine reason instead of a crash.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from yuebao.errors import UsageError
+from yuebao.profile import Profile, TableMap
+from yuebao.schema import BILL_KEY, FIELDS, REQUIRED
+
+EXCEL = {".xlsx": "openpyxl", ".xlsm": "openpyxl", ".xls": "xlrd"}
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class SourceFile:
+    """One export file: its rows as canonical text columns, and as they were read."""
+
+    path: Path
+    shown: str
+    rows: pd.DataFrame  # canonical fields, plus _file and _line
+    source: pd.DataFrame  # the file's own columns, for quarantine.csv
+    columns: dict[str, str]  # canonical field -> the source column it came from
+
+
+def find_exports(patterns: list[str], base_dir: Path, table: str) -> list[Path]:
+    """Files matching the configured paths or globs, in sorted path order."""
+    found: set[Path] = set()
+    for pattern in patterns:
+        path = Path(pattern).expanduser()
+        path = path if path.is_absolute() else base_dir / path
+        found.update(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+    if not found:
+        raise UsageError(
+            f"no {table} export matches sources.{table} = {patterns} (looked in {base_dir})")
+    return sorted(found)
+
+
+def shown_path(path: Path, base_dir: Path) -> str:
+    """A file as the user named it: relative to the config's folder when inside it."""
+    try:
+        return path.resolve().relative_to(base_dir.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def decode(data: bytes, declared: str, shown: str) -> str:
+    """The file's text, in the declared encoding or the first of UTF-8 and GB18030 that fits."""
+    candidates = ["utf-8-sig", "gb18030"] if declared == "auto" else [declared]
+    for encoding in candidates:
+        try:
+            return data.decode("utf-8-sig" if encoding == "utf-8" else encoding)
+        except UnicodeDecodeError:
+            continue
+    tried = "UTF-8, GBK or GB18030" if declared == "auto" else declared
+    raise UsageError(f"{shown}: the file is not readable as {tried} text; "
+                     "set encoding in the profile or export it again as UTF-8")
+
+
+def _read_csv(data: bytes, mapping: TableMap, encoding: str, shown: str) -> pd.DataFrame:
+    if b"\x00" in data[:4096]:
+        raise UsageError(f"{shown}: not a table: the file is binary (an Excel file named .csv?)")
+    text = decode(data, encoding, shown)
+    if not text.strip():
+        raise UsageError(f"{shown}: the file is empty")
+    utf8 = io.BytesIO(text.encode("utf-8"))
+    try:
+        if mapping.header_row == 1:
+            return pd.read_csv(utf8, dtype=str, keep_default_na=False, engine="pyarrow")
+        return pd.read_csv(utf8, dtype=str, keep_default_na=False,
+                           header=mapping.header_row - 1)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UsageError(f"{shown}: not a readable CSV table ({reason})") from error
+
+
+def _read_excel(path: Path, mapping: TableMap, shown: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_excel(path, sheet_name=mapping.sheet if mapping.sheet is not None else 0,
+                              header=mapping.header_row - 1, dtype=str, keep_default_na=False,
+                              engine=EXCEL[path.suffix.lower()])
+    except (ValueError, KeyError, zipfile.BadZipFile, OSError) as error:
+        raise UsageError(f"{shown}: not a readable Excel workbook ({error})") from error
+    except Exception as error:  # xlrd and openpyxl raise their own kinds on broken files
+        raise UsageError(f"{shown}: not a readable Excel workbook ({error})") from error
+    if frame.empty and not len(frame.columns):
+        raise UsageError(f"{shown}: the sheet is empty")
+    return frame
+
+
+def read_table(path: Path, mapping: TableMap, encoding: str, shown: str) -> pd.DataFrame:
+    """One file's cells as text, headers trimmed, with the line each row came from."""
+    if path.suffix.lower() in EXCEL:
+        frame = _read_excel(path, mapping, shown)
+    else:
+        frame = _read_csv(path.read_bytes(), mapping, encoding, shown)
+    if not len(frame.columns):
+        raise UsageError(f"{shown}: the file is empty")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame.astype("str").apply(lambda column: column.str.strip())
+    frame["_line"] = np.arange(len(frame)) + mapping.header_row + 1
+    return frame
+
+
+def _closest(name: str, headers: list[str]) -> str:
+    match = difflib.get_close_matches(name, headers, n=1, cutoff=0.3)
+    return f"; closest: {match[0]!r}" if match else ""
+
+
+def column_sources(headers: list[str], mapping: TableMap, table: str,
+                   extra: dict[str, list[str]] | None = None) -> dict[str, str]:
+    """Which source column feeds each canonical field (the first alternative present)."""
+    wanted = mapping.columns or {f: [f] for f in FIELDS[table]}
+    wanted = {**wanted, **(extra or {})}
+    chosen = {}
+    for field, alternatives in wanted.items():
+        found = next((a for a in alternatives if a in headers), None)
+        if found is not None:
+            chosen[field] = found
+    return chosen
+
+
+def _require(chosen: dict[str, str], mapping: TableMap, table: str, headers: list[str],
+             shown: str) -> None:
+    available = set(chosen) | set(mapping.constants)
+    required = list(REQUIRED[table])
+    if table == "payments" and "bill_id" not in available:
+        required += [f for f in BILL_KEY if f not in ("building", "unit", "period")]
+    for field in required:
+        if field in available:
+            continue
+        expected = (mapping.columns or {field: [field]}).get(field, [field])
+        raise UsageError(
+            f"{shown}: no column for the required {table} field {field!r} "
+            f"(expected {' or '.join(repr(e) for e in expected)}; "
+            f"found: {', '.join(headers)}{_closest(expected[0], headers)})")
+
+
+def read_source(path: Path, base_dir: Path, profile: Profile, table: str,
+                extra: dict[str, list[str]] | None = None) -> SourceFile:
+    """Read one export and rename its columns to the canonical fields of ``table``."""
+    mapping = profile.table(table)
+    shown = shown_path(path, base_dir)
+    source = read_table(path, mapping, profile.encoding, shown)
+    headers = [c for c in source.columns if c != "_line"]
+    chosen = column_sources(headers, mapping, table, extra)
+    _require(chosen, mapping, table, headers, shown)
+    rows = pd.DataFrame({field: source[column] for field, column in chosen.items()},
+                        index=source.index)
+    for field, value in mapping.constants.items():
+        rows[field] = value
+    rows["_file"] = shown
+    rows["_line"] = source["_line"]
+    return SourceFile(path, shown, rows, source.drop(columns="_line"), chosen)
+
+
+def payments_from_bills(bills: list[SourceFile], profile: Profile) -> list[SourceFile]:
+    """Per-bill exports ("amount paid" + "last paid date"): one payment row per bill.
+
+    Such a payment is dated at the last payment, so months before it are only
+    approximate; the draft says so.
+    """
+    assert profile.per_bill is not None
+    result = []
+    for file in bills:
+        rows = file.rows
+        paid = rows.get("_amount_paid", pd.Series("", index=rows.index))
+        has_payment = paid.ne("") & paid.notna()
+        bill_id = rows.get("bill_id", pd.Series("", index=rows.index))
+        made = pd.DataFrame({
+            "payment_id": bill_id + "#paid", "bill_id": bill_id,
+            "paid_at": rows.get("_last_paid_at", pd.Series("", index=rows.index)),
+            "amount": paid, "_file": file.shown, "_line": rows["_line"],
+        })[has_payment]
+        result.append(SourceFile(file.path, file.shown, made, file.source.loc[made.index],
+                                 file.columns))
+    return result

@@ -1,0 +1,287 @@
+"""Canonical text rows -> typed canonical tables, quarantine and row accounting.
+
+Validation comes first (kpis.md, "Validation"), and duplicates are resolved
+among valid rows only, so an invalid row never hides a valid one with the same
+key. Every row ends as exactly one of used, quarantined or duplicate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from yuebao.profile import Profile, TableMap
+from yuebao.schema import (
+    BILL_KEY,
+    FIELDS,
+    KEYS,
+    PRIORITIES,
+    TICKET_CATEGORIES,
+    TICKET_TIMES,
+    TICKET_TYPES,
+)
+from yuebao.tasks.ingest.parse import (
+    fold,
+    map_labels,
+    parse_dates,
+    parse_money,
+    parse_timestamps,
+)
+from yuebao.tasks.ingest.read import SourceFile
+
+QUARANTINE_COLUMNS = ["file", "line", "table", "code", "field", "value", "raw"]
+ACCOUNT_COLUMNS = ["file", "table", "read", "used", "quarantined", "duplicate"]
+_ENUMS = {"type": (TICKET_TYPES, "other"), "category": (TICKET_CATEGORIES, "other"),
+          "priority": (PRIORITIES, "normal")}
+
+
+@dataclass(frozen=True)
+class Reader:
+    """How to read one table's cells: the profile's strictness, formats and labels."""
+
+    profile: Profile
+    table: str
+    timezone: str
+
+    @property
+    def mapping(self) -> TableMap:
+        return self.profile.table(self.table)
+
+    @property
+    def strict(self) -> bool:
+        return self.profile.strict
+
+    def text(self, raw: pd.DataFrame, name: str) -> pd.Series:
+        """A text column, labels mapped, empty cells missing; an absent column is all missing."""
+        if name not in raw.columns:
+            return pd.Series(pd.NA, index=raw.index, dtype="str")
+        column = raw[name].mask(raw[name] == "")
+        return map_labels(column, self.mapping.values.get(name, {}), strict=self.strict)
+
+    def timestamps(self, raw: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+        """(values, missing mask, unreadable mask) of a timestamp field."""
+        text = self.text(raw, name)
+        values, bad = parse_timestamps(text, self.timezone, strict=self.strict,
+                                       formats=tuple(self.profile.date_formats))
+        return values, text.isna(), bad
+
+    def dates(self, raw: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+        text = self.text(raw, name)
+        values, bad = parse_dates(text, strict=self.strict,
+                                  formats=tuple(self.profile.date_formats))
+        return values, text.isna(), bad
+
+    def money(self, raw: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+        text = self.text(raw, name)
+        values, bad = parse_money(text, strict=self.strict)
+        return values, text.isna(), bad
+
+    def count(self, raw: pd.DataFrame, name: str, pattern: str) -> tuple[pd.Series, pd.Series]:
+        """Small integers (ratings, reopen counts); also the mask of unreadable cells."""
+        text = self.text(raw, name)
+        if not self.strict:
+            text = fold(text).str.replace(r"\.0+$", "", regex=True)
+        readable = text.str.fullmatch(pattern).fillna(False)
+        values = pd.to_numeric(text.where(readable), errors="coerce").astype("Int64")
+        return values, text.notna() & ~readable
+
+
+def _first_reason(checks: list[tuple[pd.Series, str, str]], index: pd.Index) -> pd.DataFrame:
+    """The first failing check per row: its code and field (empty when valid)."""
+    masks = [mask.fillna(False).to_numpy(dtype=bool) for mask, _, _ in checks]
+    code = np.select(masks, [c for _, c, _ in checks], default="") if checks else ""
+    where = np.select(masks, [f for _, _, f in checks], default="") if checks else ""
+    return pd.DataFrame({"code": code, "field": where}, index=index)
+
+
+def _keywords(category: pd.Series, raw: pd.DataFrame, reader: Reader) -> pd.Series:
+    """Category from free text where the system gives none, by the profile's keyword rules."""
+    rules = reader.mapping.category_keywords
+    if not rules:
+        return category
+    text = pd.Series("", index=raw.index, dtype="str")
+    for name in reader.mapping.keyword_fields:
+        text = text + " " + reader.text(raw, name).fillna("")
+    for code, words in rules.items():
+        hit = category.isna() & text.str.contains("|".join(map(re.escape, words)), regex=True)
+        category = category.mask(hit, code)
+    return category
+
+
+def tickets(raw: pd.DataFrame, reader: Reader) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+    """Tickets, their quarantine reasons, and the (code, field, mask) of kept oddities."""
+    out = pd.DataFrame(index=raw.index)
+    checks: list[tuple[pd.Series, str, str]] = []
+    for name in ("ticket_id", "community"):
+        out[name] = reader.text(raw, name)
+        checks.append((out[name].isna(), "missing", name))
+    for name in TICKET_TIMES:
+        out[name], missing, bad = reader.timestamps(raw, name)
+        if name == "created_at":
+            checks.append((missing, "missing", name))
+        checks.append((bad, "unreadable", name))
+    for name in TICKET_TIMES[1:]:
+        checks.append((out[name] < out["created_at"], "before_created", name))
+    for name in ("building", "unit", "description", "reporter_name", "reporter_phone"):
+        out[name] = reader.text(raw, name)
+    notes = []
+    for name, (codes, fallback) in _ENUMS.items():
+        text = reader.text(raw, name)
+        if name == "category":
+            text = _keywords(text.where(text.isin(codes)), raw, reader).fillna(text)
+        known = text.isin(codes)
+        out[name] = text.where(known, fallback).astype("str")
+        notes.append(("unknown_label", name, text.notna() & ~known, text))
+    out["satisfaction"], dropped = reader.count(raw, "satisfaction", r"[1-5]")
+    notes.append(("rating_dropped", "satisfaction", dropped, reader.text(raw, "satisfaction")))
+    reopened, unreadable = reader.count(raw, "reopened", r"\d+")
+    notes.append(("unreadable_count", "reopened", unreadable, reader.text(raw, "reopened")))
+    out["reopened"] = reopened.fillna(0).astype("int64")
+    out["cancelled"] = reader.text(raw, "cancelled").str.lower().eq("true").fillna(False)
+    out["cancelled"] = out["cancelled"].astype(bool)
+    return out, _first_reason(checks, raw.index), notes
+
+
+def bills(raw: pd.DataFrame, reader: Reader) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+    out = pd.DataFrame(index=raw.index)
+    checks: list[tuple[pd.Series, str, str]] = []
+    for name in ("bill_id", "community", "fee_item"):
+        out[name] = reader.text(raw, name)
+        checks.append((out[name].isna(), "missing", name))
+    for name in ("building", "unit", "period"):
+        out[name] = reader.text(raw, name)
+    out["due_date"], missing, bad = reader.dates(raw, "due_date")
+    checks += [(missing, "missing", "due_date"), (bad, "unreadable", "due_date")]
+    out["amount_due"], missing, bad = reader.money(raw, "amount_due")
+    checks += [(missing, "missing", "amount_due"), (bad, "unreadable", "amount_due"),
+               (out["amount_due"] <= 0, "not_positive", "amount_due")]
+    return out, _first_reason(checks, raw.index), []
+
+
+def payments(raw: pd.DataFrame, reader: Reader,
+             valid_bills: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+    """Payments, each tied to one valid bill and so to that bill's community."""
+    out = pd.DataFrame(index=raw.index)
+    checks: list[tuple[pd.Series, str, str]] = []
+    out["payment_id"] = reader.text(raw, "payment_id")
+    checks.append((out["payment_id"].isna(), "missing", "payment_id"))
+    out["paid_at"], missing, bad = reader.timestamps(raw, "paid_at")
+    checks += [(missing, "missing", "paid_at"), (bad, "unreadable", "paid_at")]
+    out["amount"], missing, bad = reader.money(raw, "amount")
+    checks += [(missing, "missing", "amount"), (bad, "unreadable", "amount")]
+
+    bill_id = reader.text(raw, "bill_id")
+    named = bill_id.notna()
+    checks.append((named & ~bill_id.isin(valid_bills["bill_id"]), "unknown_bill", "bill_id"))
+    keyed = ~named
+    matches = pd.Series(0, index=raw.index)
+    if keyed.any():
+        key_frame = pd.DataFrame({k: reader.text(raw, k) for k in BILL_KEY})[keyed]
+        joined = key_frame.reset_index().merge(valid_bills[[*BILL_KEY, "bill_id"]],
+                                               on=list(BILL_KEY), how="left")
+        counts = joined.groupby("index")["bill_id"].agg(["count", "first"])
+        matches[keyed] = counts["count"]
+        bill_id = bill_id.mask(keyed & matches.eq(1), counts["first"])
+    checks.append((keyed & matches.eq(0), "key_matches_no_bill", "bill_id"))
+    checks.append((keyed & matches.gt(1), "key_matches_several_bills", "bill_id"))
+    out["bill_id"] = bill_id
+    out["community"] = out["bill_id"].map(valid_bills.set_index("bill_id")["community"])
+    return out, _first_reason(checks, raw.index), []
+
+
+def _losers(valid: pd.DataFrame, table: str) -> pd.Series:
+    """Rows that lose to another valid row with the same key.
+
+    The one read last wins; for tickets the latest state wins first (the row
+    with the latest of its timestamps), so an export taken later, which carries
+    more events, supersedes an earlier one whatever the file order.
+    """
+    key = list(KEYS[table])
+    order = valid[["_order"]].copy()
+    sort_by = ["_order"]
+    if table == "tickets":
+        order["_state"] = valid[list(TICKET_TIMES)].max(axis=1)
+        sort_by = ["_state", "_order"]
+    ranked = pd.concat([valid[key], order], axis=1).sort_values(sort_by, kind="stable")
+    return ranked.duplicated(subset=key, keep="last").reindex(valid.index)
+
+
+def _quarantine(files: list[SourceFile], raw: pd.DataFrame, invalid: pd.Series,
+                reasons: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Every rejected row with its file, line, reason, the cell at fault and the row as read."""
+    bad = raw[invalid]
+    frames = []
+    for number, file in enumerate(files):
+        mine = bad[bad["_source"] == number]
+        if mine.empty:
+            continue
+        rows = file.source.loc[mine["_row"]]
+        raw_json = rows.to_json(orient="records", lines=True, force_ascii=False)
+        fields = reasons.loc[mine.index, "field"]
+        values = pd.Series("", index=mine.index, dtype="str")
+        for name in fields.unique():
+            column = file.columns.get(name)
+            if column is not None:
+                values[fields == name] = rows[column].to_numpy()[(fields == name).to_numpy()]
+        frames.append(pd.DataFrame({
+            "file": file.shown, "line": mine["_line"].to_numpy(), "table": table,
+            "code": reasons.loc[mine.index, "code"].to_numpy(), "field": fields.to_numpy(),
+            "value": values.to_numpy(), "raw": raw_json.strip().split("\n"),
+        }))
+    if not frames:
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[QUARANTINE_COLUMNS]
+
+
+def validate_table(table: str, files: list[SourceFile], reader: Reader,
+                   valid_bills: pd.DataFrame | None = None) -> tuple:
+    """One table's rows, quarantine, per-file accounts and notes."""
+    raw = pd.concat(
+        [f.rows.assign(_source=i, _row=f.rows.index) for i, f in enumerate(files)],
+        ignore_index=True)
+    raw["_order"] = np.arange(len(raw))
+    if table == "tickets":
+        parsed, reasons, notes = tickets(raw, reader)
+    elif table == "bills":
+        parsed, reasons, notes = bills(raw, reader)
+    else:
+        parsed, reasons, notes = payments(raw, reader, valid_bills)
+    parsed["_order"] = raw["_order"]
+    invalid = reasons["code"].ne("")
+    duplicate = _losers(parsed[~invalid], table).reindex(raw.index, fill_value=False)
+    status = pd.Series(np.where(invalid, "quarantined",
+                                np.where(duplicate, "duplicate", "used")), index=raw.index)
+    counts = pd.crosstab(raw["_file"], status).reindex([f.shown for f in files], fill_value=0)
+    accounts = pd.DataFrame({
+        "file": counts.index, "table": table, "read": counts.sum(axis=1).to_numpy(),
+        **{s: counts[s].to_numpy() if s in counts else 0
+           for s in ("used", "quarantined", "duplicate")},
+    }, columns=ACCOUNT_COLUMNS)
+    used = status == "used"
+    counted = []
+    for code, name, mask, text in notes:
+        hit = mask & used
+        if hit.any():
+            examples = text[hit].value_counts().head(3).index.tolist()
+            counted.append({"code": code, "table": table, "field": name,
+                            "count": int(hit.sum()), "examples": examples})
+    rows = parsed[used].drop(columns="_order").reset_index(drop=True)
+    return rows, _quarantine(files, raw, invalid, reasons, table), accounts, counted
+
+
+def empty_table(table: str, timezone: str) -> pd.DataFrame:
+    """A canonical table with no rows, for a table the config does not export."""
+    frame = pd.DataFrame({name: pd.Series(dtype="str") for name in FIELDS[table]})
+    times = {"tickets": TICKET_TIMES, "payments": ("paid_at",)}.get(table, ())
+    for name in times:
+        frame[name] = pd.Series(dtype=f"datetime64[us, {timezone}]")
+    if table == "tickets":
+        frame = frame.astype({"satisfaction": "Int64", "reopened": "int64", "cancelled": bool})
+    if table == "bills":
+        frame = frame.astype({"due_date": "datetime64[us]", "amount_due": "Int64"})
+    if table == "payments":
+        frame = frame.astype({"amount": "Int64"})
+    return frame

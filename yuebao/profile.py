@@ -1,0 +1,136 @@
+"""Mapping profiles: how one system's exports become the canonical tables.
+
+A profile is a TOML file, validated once when it is loaded. It says, per table,
+which source column feeds each canonical field (or a constant), how labels map
+to codes, which keywords give a category from free text, and how the files are
+encoded and laid out. Built-in profiles live in ``yuebao/knowledge/profiles``;
+a company writes its own file and names it in ``sources.profile``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from yuebao.errors import UsageError
+from yuebao.schema import FIELDS, PRIORITIES, TICKET_CATEGORIES, TICKET_TYPES
+
+ENCODINGS = ("auto", "utf-8", "utf-8-sig", "gbk", "gb18030")
+_ENUMS = {"type": TICKET_TYPES, "category": TICKET_CATEGORIES, "priority": PRIORITIES}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TableMap(_Strict):
+    """How one table's files map to its canonical fields."""
+
+    columns: dict[str, list[str]] = {}
+    constants: dict[str, str] = {}
+    values: dict[str, dict[str, str | int | bool]] = {}
+    category_keywords: dict[str, list[str]] = {}
+    keyword_fields: list[str] = ["description"]
+    sheet: str | int | None = None
+    header_row: int = Field(default=1, ge=1)
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    def fields(self) -> set[str]:
+        return set(self.columns) | set(self.constants)
+
+
+class PerBillPayments(_Strict):
+    """Payments given as "amount paid" and "last paid date" columns of the bills export."""
+
+    amount_paid: list[str]
+    last_paid_at: list[str]
+
+    @field_validator("amount_paid", "last_paid_at", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
+class Profile(_Strict):
+    name: str
+    description: str = ""
+    encoding: Literal[ENCODINGS] = "auto"  # type: ignore[valid-type]
+    strict: bool = False
+    date_formats: list[str] = []
+    payments_mode: Literal["ledger", "per_bill"] = "ledger"
+    per_bill: PerBillPayments | None = None
+    tickets: TableMap = TableMap()
+    bills: TableMap = TableMap()
+    payments: TableMap = TableMap()
+
+    def table(self, name: str) -> TableMap:
+        return getattr(self, name)
+
+
+def _check(profile: Profile, shown: str) -> Profile:
+    """Checks pydantic cannot express: field names, enum codes, the per-bill columns."""
+    for table in ("tickets", "bills", "payments"):
+        mapping = profile.table(table)
+        for name in mapping.fields() | set(mapping.values):
+            if name not in FIELDS[table]:
+                raise UsageError(f"{shown}: {table}: {name!r} is not a canonical field of "
+                                 f"{table} ({', '.join(FIELDS[table])})")
+        for name, labels in mapping.values.items():
+            codes = _ENUMS.get(name)
+            bad = [v for v in labels.values() if codes and v not in codes]
+            if bad:
+                raise UsageError(f"{shown}: {table}.values.{name}: {bad[0]!r} is not one of "
+                                 f"{', '.join(codes)}")
+        unknown = [c for c in mapping.category_keywords if c not in TICKET_CATEGORIES]
+        if unknown:
+            raise UsageError(f"{shown}: {table}.category_keywords: {unknown[0]!r} is not a "
+                             f"category code")
+    if profile.payments_mode == "per_bill" and profile.per_bill is None:
+        raise UsageError(f"{shown}: payments_mode = 'per_bill' needs a [per_bill] table naming "
+                         "the amount_paid and last_paid_at columns")
+    return profile
+
+
+def parse_profile(raw: dict, shown: str) -> Profile:
+    try:
+        profile = Profile.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(f"{shown}: {where}: {first['msg']}") from error
+    return _check(profile, shown)
+
+
+def builtin_profiles() -> list[str]:
+    folder = resources.files("yuebao.knowledge").joinpath("profiles")
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def load_profile(name_or_path: str, base_dir: Path) -> Profile:
+    """A built-in profile by name, or a profile file (relative to the config's folder)."""
+    if name_or_path in builtin_profiles():
+        source = resources.files("yuebao.knowledge").joinpath("profiles", f"{name_or_path}.toml")
+        shown = f"built-in profile {name_or_path}"
+    else:
+        source = Path(name_or_path).expanduser()
+        source = source if source.is_absolute() else base_dir / source
+        shown = str(source)
+        if not source.is_file():
+            raise UsageError(f"sources.profile: {name_or_path!r} is neither a built-in profile "
+                             f"({', '.join(builtin_profiles())}) nor a file")
+    try:
+        raw = tomllib.loads(source.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(f"{shown}: not valid TOML: {error}") from error
+    return parse_profile(raw, shown)
