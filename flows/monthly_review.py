@@ -18,7 +18,13 @@ from yuebao.tasks.deliver import deliver_task
 from yuebao.tasks.draft import draft_task
 from yuebao.tasks.ingest import Ingested, ingest_task
 from yuebao.tasks.metrics import history_task, metrics_task
-from yuebao.tasks.render import record_run, render_task, run_status
+from yuebao.tasks.render import (
+    quality_files,
+    record_run,
+    render_task,
+    run_status,
+    validation_report,
+)
 
 REPROCESS = ("none", "failed", "all")
 
@@ -107,3 +113,19 @@ def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
         rows += [{"month": str(month), "scope": scope, "status": "succeeded",
                   "detail": sent.get(scope, "not sent")} for scope in result["reviews"]]
     return sorted(rows, key=lambda row: row["month"])
+
+
+@flow(name="validate")
+def validate_exports(config_path: str, month: str | None = None) -> str:
+    """Read and map the exports, and say what would be quarantined and why.
+
+    Nothing is computed; the full list of rejected rows is written to
+    ``<output_dir>/validate/quarantine.csv`` for the data person.
+    """
+    config = load_config(config_path)
+    ingested = ingest_task(config)
+    folder = config.resolve(config.output_dir) / "validate"
+    quality_files(folder, ingested, config.language)
+    report = validation_report(ingested, config_path, config.sources.profile, config.language,
+                               Month.parse(month) if month else None, config.timezone)
+    return f"{report}\n→ {folder / 'quarantine.csv'}\n"

@@ -331,8 +331,9 @@ def month_drafts(metrics: MonthMetrics, history: dict[str, dict], config: Config
     next_month = month.shift(1)
     plans = _community_plans(config, communities, next_month)
     plans[PORTFOLIO] = _portfolio_plan(plans, names)
-    holidays_now = holidays_in(month, config.language)
-    holidays_next = holidays_in(next_month, config.language)
+    in_china = config.country == "CN"
+    holidays_now = holidays_in(month, config.language) if in_china else []
+    holidays_next = holidays_in(next_month, config.language) if in_china else []
     rows = [community_row(documents[c], names[c]) for c in communities]
     drafts = {}
     for scope_id, doc in documents.items():

@@ -22,7 +22,7 @@ from prefect.cache_policies import NO_CACHE
 from yuebao.config import Config
 from yuebao.months import Month
 from yuebao.schema import PORTFOLIO, TICKET_CATEGORIES, TICKET_TYPES
-from yuebao.tasks.ingest import Ingested
+from yuebao.tasks.ingest import MEASURED, Ingested
 
 US_PER_MINUTE = 60_000_000
 US_PER_HOUR = 3_600_000_000
@@ -216,8 +216,13 @@ def _hotspots(flags: pd.DataFrame, scope: Scope) -> dict[str, list[dict]]:
     return records
 
 
-def ticket_metrics(tickets: pd.DataFrame, scope: Scope) -> dict[str, dict]:
-    """The ``tickets`` block of metrics.json for every scope."""
+def ticket_metrics(tickets: pd.DataFrame, scope: Scope,
+                   measured: set[str] = frozenset(MEASURED)) -> dict[str, dict]:
+    """The ``tickets`` block of metrics.json for every scope.
+
+    ``measured`` names the optional fields the exports provide; the KPIs of a
+    field no export has (response time, rating, reopen count) are null.
+    """
     scopes = scope.scopes
     flags = _with_portfolio(_ticket_flags(tickets, scope))
     n = _sums(flags, _TICKET_COUNTS, scopes)
@@ -236,7 +241,7 @@ def ticket_metrics(tickets: pd.DataFrame, scope: Scope) -> dict[str, dict]:
     for s in scopes:
         c = n.loc[s]
         households = scope.households_of(s)
-        result[s] = {
+        result[s] = _without_unmeasured({
             "created": int(c.created_in),
             "by_type": by_type[s],
             "by_category": by_category[s],
@@ -268,8 +273,21 @@ def ticket_metrics(tickets: pd.DataFrame, scope: Scope) -> dict[str, dict]:
                 "count": int(c.urgent),
                 "response_minutes_median": urgent_response[s]["median"],
             },
-        }
+        }, measured)
     return result
+
+
+def _without_unmeasured(block: dict, measured: set[str]) -> dict:
+    """Null the KPIs whose source field no export provides."""
+    if "first_response_at" not in measured:
+        block["response_minutes"] = {"mean": None, "median": None, "p90": None, "count": 0}
+        block["response_on_time_rate"] = None
+        block["urgent"]["response_minutes_median"] = None
+    if "satisfaction" not in measured:
+        block["satisfaction"] = {"rated": 0, "rate": None, "mean": None, "revisit_rate": None}
+    if "reopened" not in measured:
+        block["reopen_rate"] = None
+    return block
 
 
 # --- fees -------------------------------------------------------------------------------
@@ -453,7 +471,8 @@ def month_metrics(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataF
     A table the company does not export gives ``None`` for its block, so the
     draft can say the figures are not available instead of printing zeros.
     """
-    ticket_blocks = ticket_metrics(tickets, scope) if "tickets" in available else {}
+    measured = {name.split(".", 1)[1] for name in available if name.startswith("tickets.")}
+    ticket_blocks = ticket_metrics(tickets, scope, measured) if "tickets" in available else {}
     fee_blocks = fee_metrics(bills, payments, scope) if "bills" in available else {}
     return {
         s: {"tickets": ticket_blocks.get(s), "fees": fee_blocks.get(s)} for s in scope.scopes

@@ -237,3 +237,30 @@ def record_run(output_dir: Path, month: str, status: str, detail: str = "") -> N
     runs[month] = {"status": status, "detail": detail,
                    "at": datetime.now(UTC).isoformat(timespec="seconds")}
     write_json(output_dir / RUNS_FILE, dict(sorted(runs.items())))
+
+
+def validation_report(ingested: Ingested, config_path: str, profile: str, language: str,
+                      month: Month | None = None, timezone: str = "Asia/Shanghai") -> str:
+    """What ``yuebao validate`` prints: per-file mapping and counts, why rows were rejected."""
+    q = ingested.quarantine.assign(where=ingested.quarantine["file"] + ":"
+                                   + ingested.quarantine["line"].astype("str"))
+    reasons = [
+        {"table": table, "code": code, "field": field, "count": len(group),
+         "examples": group["where"].head(3).tolist()}
+        for (table, code, field), group in q.groupby(["table", "code", "field"], sort=False)
+    ]
+    in_month = None
+    if month is not None:
+        start, end = month.start(timezone), month.end(timezone)
+        first, after = pd.Timestamp(month.first_day), pd.Timestamp(month.shift(1).first_day)
+        created = ingested.tickets["created_at"]
+        due = ingested.bills["due_date"]
+        paid = ingested.payments["paid_at"]
+        in_month = {"tickets": int(((created >= start) & (created < end)).sum()),
+                    "bills": int(((due >= first) & (due < after)).sum()),
+                    "payments": int(((paid >= start) & (paid < end)).sum())}
+    return environment(language).get_template("validate.txt.j2").render(
+        config_path=config_path, profile=profile,
+        files=ingested.files.to_dict("records"), columns=ingested.columns,
+        reasons=reasons, notes=ingested.notes, month=str(month) if month else None,
+        in_month=in_month)

@@ -232,3 +232,22 @@ def test_compare_status_and_direction():
     assert result["tickets.response_minutes.median"]["direction"] == "at_most"
     assert result["tickets.response_minutes.median"]["status"] == "no_target"
     assert "fees.collection_rate_month" not in result  # neither a target nor a history
+
+
+def test_kpis_of_fields_the_export_lacks_are_null(tmp_path):
+    (tmp_path / "t.csv").write_text(
+        "ticket_id,community,created_at,resolved_at\n"
+        "T1,a,2025-09-01 08:00:00,2025-09-01 09:00:00\n"
+        "T2,a,2025-09-02 08:00:00,\n", "utf-8")
+    data = ingest({"tickets": ["t.csv"]}, tmp_path, "Asia/Shanghai")
+    config = config_from_dict({"communities": [{"id": "a"}]}, tmp_path)
+    scope = build_scope(config, Month(2025, 9), ["a"])
+    t = month_metrics(data.tickets, data.bills, data.payments, scope, data.available)["a"]
+    assert t["fees"] is None  # no fee export at all
+    t = t["tickets"]
+    assert t["completion_rate"] == 0.5 and t["resolution_hours"]["count"] == 1
+    # No response, rating or reopen column: unknown, not 0.
+    assert t["response_on_time_rate"] is None and t["response_minutes"]["count"] == 0
+    assert t["satisfaction"]["rate"] is None and t["satisfaction"]["revisit_rate"] is None
+    assert t["reopen_rate"] is None
+    assert t["complaints"]["per_100_households"] is None  # households unknown

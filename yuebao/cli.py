@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     backfill.add_argument("--send", action="store_true", help="email the drafts (default: no)")
     backfill.add_argument("--dry-run", action="store_true", help="list the months, run nothing")
 
+    validate = commands.add_parser("validate", help="read and map the exports, show rejects")
+    validate.add_argument("--config", type=Path, required=True, help="the config TOML file")
+    validate.add_argument("--month", type=_month, help="also count the month's rows")
+
     sample = commands.add_parser("sample-data", help="generate realistic sample exports")
     sample.add_argument("--out", type=Path, required=True, help="folder to write into")
     sample.add_argument("--seed", type=int, default=7)
@@ -96,7 +100,7 @@ def _print_backfill(rows: list[dict]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command in ("run", "backfill"):
+        if args.command in ("run", "backfill", "validate"):
             _check_run(args.config, getattr(args, "month", None))
             if args.command == "backfill" and args.first > args.last:
                 raise UsageError(f"--from {args.first} is after --to {args.last}")
@@ -125,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_backfill(rows)
             if any(row["status"] == "failed" for row in rows):
                 return EXIT_FAILED
+        elif args.command == "validate":
+            from yuebao.flows.monthly_review import validate_exports
+
+            print(validate_exports(str(args.config), args.month))
         elif args.command == "sample-data":
             from yuebao.flows.demo import sample_data
 

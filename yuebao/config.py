@@ -86,6 +86,8 @@ class Delivery(_Strict):
 class Config(_Strict):
     timezone: str = "Asia/Shanghai"
     language: Literal["zh", "en"] = "zh"
+    # Public holidays and seasonal knowledge are China's; elsewhere the plan leaves them out.
+    country: str = "CN"
     output_dir: Path = Path("out")
     hotspot_min: int = Field(default=3, ge=1)
     sources: Sources = Sources()

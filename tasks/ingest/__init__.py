@@ -31,6 +31,8 @@ from yuebao.tasks.ingest.validate import (
     validate_table,
 )
 
+MEASURED = ("first_response_at", "satisfaction", "reopened")
+
 __all__ = ["Ingested", "find_exports", "ingest", "ingest_task", "quarantine_records"]
 
 
@@ -66,6 +68,17 @@ def _per_bill_columns(profile: Profile) -> dict[str, list[str]] | None:
     assert profile.per_bill is not None
     return {"_amount_paid": profile.per_bill.amount_paid,
             "_last_paid_at": profile.per_bill.last_paid_at}
+
+
+def _available(files: dict[str, list], profile: Profile) -> frozenset[str]:
+    """The tables exported, and the measured ticket fields some file provides.
+
+    A KPI built on a field the company's system does not export (no response
+    time, no rating) is then null rather than a misleading 0.
+    """
+    provided = {field for f in files.get("tickets", []) for field in f.columns}
+    provided |= set(profile.tickets.constants)
+    return frozenset(files) | {f"tickets.{field}" for field in MEASURED if field in provided}
 
 
 def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
@@ -109,7 +122,7 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
         files=(pd.concat(accounts, ignore_index=True) if accounts
                else pd.DataFrame(columns=ACCOUNT_COLUMNS)),
         notes=notes,
-        available=frozenset(files),
+        available=_available(files, profile),
         approximate_payments=per_bill is not None,
         columns={f.shown: f.columns for table in files.values() for f in table},
     )

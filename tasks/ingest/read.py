@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import glob
 import io
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from yuebao.errors import UsageError
 from yuebao.profile import Profile, TableMap
 from yuebao.schema import BILL_KEY, FIELDS, REQUIRED
 
-EXCEL = {".xlsx": "openpyxl", ".xlsm": "openpyxl", ".xls": "xlrd"}
+EXCEL = {".xlsx": "calamine", ".xlsm": "calamine", ".xls": "calamine"}
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -53,10 +54,7 @@ def find_exports(patterns: list[str], base_dir: Path, table: str) -> list[Path]:
 
 def shown_path(path: Path, base_dir: Path) -> str:
     """A file as the user named it: relative to the config's folder when inside it."""
-    try:
-        return path.resolve().relative_to(base_dir.resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    return Path(os.path.relpath(path.resolve(), base_dir.resolve())).as_posix()
 
 
 def decode(data: bytes, declared: str, shown: str) -> str:
@@ -117,9 +115,12 @@ def read_table(path: Path, mapping: TableMap, encoding: str, shown: str) -> pd.D
     return frame
 
 
-def _closest(name: str, headers: list[str]) -> str:
-    match = difflib.get_close_matches(name, headers, n=1, cutoff=0.3)
-    return f"; closest: {match[0]!r}" if match else ""
+def _closest(expected: list[str], headers: list[str], taken: set[str]) -> str:
+    """The unused header most like any expected name, as a hint for a renamed column."""
+    free = [h for h in headers if h not in taken]
+    scored = [(difflib.SequenceMatcher(None, e, h).ratio(), h) for e in expected for h in free]
+    best = max(scored, default=(0.0, ""))
+    return f"; closest: {best[1]!r}" if best[0] >= 0.3 else ""
 
 
 def column_sources(headers: list[str], mapping: TableMap, table: str,
@@ -148,7 +149,7 @@ def _require(chosen: dict[str, str], mapping: TableMap, table: str, headers: lis
         raise UsageError(
             f"{shown}: no column for the required {table} field {field!r} "
             f"(expected {' or '.join(repr(e) for e in expected)}; "
-            f"found: {', '.join(headers)}{_closest(expected[0], headers)})")
+            f"found: {', '.join(headers)}{_closest(expected, headers, set(chosen.values()))})")
 
 
 def read_source(path: Path, base_dir: Path, profile: Profile, table: str,

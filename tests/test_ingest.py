@@ -1,0 +1,327 @@
+"""Reading real exports: profiles, encodings, Excel, date and money shapes, quarantine,
+clear errors, row accounting and point-in-time truth. Files are written with the real
+libraries (openpyxl, xlwt, GBK-encoded bytes) and read back through the pipeline."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+import xlwt
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from yuebao.errors import UsageError
+from yuebao.tasks.ingest import ingest
+
+TZ = "Asia/Shanghai"
+ZH_TICKET_HEADER = ["工单编号", "项目名称", "楼栋", "房号", "报事时间", "派单时间", "完成时间",
+                    "关闭时间", "工单类型", "报事类别", "紧急程度", "回访满意度", "返工次数",
+                    "工单状态"]
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8"):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path
+
+
+def zh_tickets(folder: Path, rows: list[list[str]], name: str = "工单.csv",
+               encoding: str = "utf-8") -> dict:
+    write_csv(folder / name, ZH_TICKET_HEADER, rows, encoding)
+    return {"tickets": [name]}
+
+
+ROW = ["G1", "锦江", "3栋", "3-1-502", "2025/9/1 8:05", "2025/9/1 8:20", "2025/9/1 10:00",
+       "2025/9/2 9:00", "报修", "水电", "紧急", "非常满意", "0", "已完成"]
+
+
+# --- encodings and formats -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_csv_in_every_chinese_encoding(tmp_path, encoding):
+    sources = zh_tickets(tmp_path, [ROW], encoding=encoding)
+    if encoding in ("gbk", "gb18030"):
+        with pytest.raises(UnicodeDecodeError):
+            (tmp_path / "工单.csv").read_bytes().decode("utf-8")
+    data = ingest(sources, tmp_path, TZ, "zh-generic")
+    ticket = data.tickets.iloc[0]
+    assert ticket["community"] == "锦江" and ticket["building"] == "3栋"
+    assert ticket["created_at"] == pd.Timestamp("2025-09-01 08:05", tz=TZ)
+    assert (ticket["type"], ticket["category"], ticket["priority"]) == (
+        "repair", "plumbing_electric", "urgent")
+    assert ticket["satisfaction"] == 5 and not ticket["cancelled"]
+
+
+def test_date_shapes_and_excel_serials(tmp_path):
+    shapes = ["2025/9/1 8:05", "2025-09-01T08:05:00", "2025年9月1日 8时5分", "2025-09-01 08:05:00",
+              "45901.3368055556", "２０２５－０９－０１ ０８：０５"]
+    rows = [[f"G{i}", "锦江", "", "", shape, "", "", "", "报修", "", "", "", "", ""]
+            for i, shape in enumerate(shapes)]
+    rows.append(["D1", "锦江", "", "", "2025-09-01", "", "", "", "", "", "", "", "", ""])
+    data = ingest(zh_tickets(tmp_path, rows), tmp_path, TZ, "zh-generic")
+    created = data.tickets.set_index("ticket_id")["created_at"]
+    assert (created.drop("D1") == pd.Timestamp("2025-09-01 08:05", tz=TZ)).all()
+    assert created["D1"] == pd.Timestamp("2025-09-01 00:00", tz=TZ)  # a bare date is midnight
+    assert data.quarantine.empty
+
+
+def test_money_shapes(tmp_path):
+    header = ["账单编号", "项目名称", "收费项目", "应收日期", "应收金额"]
+    amounts = {"B1": "1,234.50", "B2": "¥1,234.50", "B3": "１２３４．５", "B4": "1234.5元",
+               "B5": "88", "B6": "12.345", "B7": "-5", "B8": "abc"}
+    write_csv(tmp_path / "账单.csv", header,
+              [[b, "锦江", "物业费", "2025年9月15日", a] for b, a in amounts.items()])
+    data = ingest({"bills": ["账单.csv"]}, tmp_path, TZ, "zh-generic")
+    fen = data.bills.set_index("bill_id")["amount_due"]
+    assert fen.to_dict() == {"B1": 123450, "B2": 123450, "B3": 123450, "B4": 123450, "B5": 8800}
+    reasons = data.quarantine.set_index("value")["code"].to_dict()
+    assert reasons == {"12.345": "unreadable", "-5": "not_positive", "abc": "unreadable"}
+
+
+def test_xlsx_with_date_cells_and_header_offset(tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "工单明细"
+    sheet.append(["某某物业 工单导出", None])  # a title row above the header
+    sheet.append(ZH_TICKET_HEADER)
+    sheet.append([*ROW[:4], datetime(2025, 9, 1, 8, 5), 45901.34375, None, None, *ROW[8:]])
+    book.save(tmp_path / "工单.xlsx")
+    profile = tmp_path / "profile.toml"
+    profile.write_text(_profile_with("zh-generic", "[tickets]\nsheet = \"工单明细\"\n"
+                                     "header_row = 2\n"), "utf-8")
+    data = ingest({"tickets": ["工单.xlsx"]}, tmp_path, TZ, str(profile))
+    ticket = data.tickets.iloc[0]
+    assert ticket["created_at"] == pd.Timestamp("2025-09-01 08:05", tz=TZ)
+    assert ticket["first_response_at"] == pd.Timestamp("2025-09-01 08:15", tz=TZ)  # serial
+    assert data.files.iloc[0]["read"] == 1
+
+
+def test_xls_written_by_xlwt(tmp_path):
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Sheet1")
+    for column, value in enumerate(ZH_TICKET_HEADER):
+        sheet.write(0, column, value)
+    for column, value in enumerate(ROW):
+        sheet.write(1, column, value)
+    book.save(str(tmp_path / "工单.xls"))
+    data = ingest({"tickets": ["工单.xls"]}, tmp_path, TZ, "zh-generic")
+    assert data.tickets.iloc[0]["ticket_id"] == "G1"
+
+
+def _profile_with(base: str, extra: str) -> str:
+    """A user's profile file: a built-in profile's text plus their own settings."""
+    from importlib import resources
+
+    folder = resources.files("yuebao.knowledge").joinpath("profiles")
+    return folder.joinpath(f"{base}.toml").read_text("utf-8") + "\n" + extra
+
+
+# --- labels and free text ------------------------------------------------------------
+
+
+def test_labels_keywords_constants_and_unknowns(tmp_path):
+    header = ["工单编号", "报事时间", "工单类型", "紧急程度", "回访满意度", "工单状态", "报事内容"]
+    rows = [["K1", "2025-09-01 08:00", "投诉", "一般", "满意", "处理中", "楼上装修噪音太大"],
+            ["K2", "2025-09-01 09:00", "维修", "加急", "非常不满意", "已取消", "厨房水管漏水"],
+            ["K3", "2025-09-01 10:00", "催办", "超级急", "10分", "", "暖气不热"],
+            ["K4", "2025-09-01 11:00", "咨询", "", "", "", "请问物业费怎么交"]]
+    write_csv(tmp_path / "t.csv", header, rows)
+    profile = tmp_path / "one-community.toml"
+    profile.write_text('name = "one-community"\n[tickets.columns]\nticket_id = "工单编号"\n'
+                       'created_at = "报事时间"\ntype = "工单类型"\npriority = "紧急程度"\n'
+                       'satisfaction = "回访满意度"\ncancelled = "工单状态"\n'
+                       'description = "报事内容"\n[tickets.constants]\ncommunity = "锦江"\n'
+                       '[tickets.values.type]\n"投诉" = "complaint"\n"维修" = "repair"\n'
+                       '"咨询" = "inquiry"\n[tickets.values.priority]\n"一般" = "normal"\n'
+                       '"加急" = "urgent"\n[tickets.values.satisfaction]\n"满意" = 4\n'
+                       '"非常不满意" = 1\n[tickets.values.cancelled]\n"已取消" = true\n'
+                       '[tickets.category_keywords]\nnoise = ["噪音"]\n'
+                       'plumbing_electric = ["漏水"]\nheating = ["暖气"]\n', "utf-8")
+    data = ingest({"tickets": ["t.csv"]}, tmp_path, TZ, str(profile))
+    t = data.tickets.set_index("ticket_id")
+    assert (t["community"] == "锦江").all()
+    assert t["type"].to_dict() == {"K1": "complaint", "K2": "repair", "K3": "other",
+                                   "K4": "inquiry"}
+    assert t["category"].to_dict() == {"K1": "noise", "K2": "plumbing_electric",
+                                       "K3": "heating", "K4": "other"}
+    assert t["priority"].to_dict() == {"K1": "normal", "K2": "urgent", "K3": "normal",
+                                       "K4": "normal"}
+    assert (t.loc["K1", "satisfaction"], t.loc["K2", "satisfaction"]) == (4, 1)
+    assert pd.isna(t.loc["K3", "satisfaction"])
+    assert t["cancelled"].to_dict() == {"K1": False, "K2": True, "K3": False, "K4": False}
+    notes = {(n["code"], n["field"]): n for n in data.notes}
+    assert notes[("unknown_label", "type")]["examples"] == ["催办"]
+    assert notes[("unknown_label", "priority")]["count"] == 1
+    assert notes[("rating_dropped", "satisfaction")]["examples"] == ["10分"]
+
+
+# --- quarantine: every reason --------------------------------------------------------
+
+
+CANONICAL_TICKETS = ("ticket_id,community,created_at,first_response_at,resolved_at,closed_at\n"
+                     "T1,a,2025-09-01 08:00:00,,,\n"                         # used
+                     ",a,2025-09-01 08:00:00,,,\n"                           # missing ticket_id
+                     "T3,,2025-09-01 08:00:00,,,\n"                          # missing community
+                     "T4,a,,,,\n"                                            # missing created_at
+                     "T5,a,2025/09/01 08:00,,,\n"                            # unreadable created_at
+                     "T6,a,2025-09-01 08:00:00,yesterday,,\n"                # unreadable response
+                     "T7,a,2025-09-01 08:00:00,2025-08-31 08:00:00,,\n"      # response before
+                     "T8,a,2025-09-01 08:00:00,,2025-08-31 08:00:00,\n"      # resolved before
+                     "T9,a,2025-09-01 08:00:00,,,2025-08-31 08:00:00\n"      # closed before
+                     "T1,a,2025-09-01 08:00:00,,,\n")                        # duplicate
+CANONICAL_BILLS = ("bill_id,community,building,unit,fee_item,period,due_date,amount_due\n"
+                   "B1,a,1栋,1-1-101,物业费,2025-09,2025-09-15,100.00\n"
+                   "B2,a,1栋,1-1-102,物业费,2025-09,2025-09-15,100.00\n"
+                   "B3,a,1栋,1-1-102,物业费,2025-09,2025-09-20,50.00\n"     # same key as B2
+                   ",a,,,物业费,,2025-09-15,100\n"                             # missing bill_id
+                   "B5,,,,物业费,,2025-09-15,100\n"                            # missing community
+                   "B6,a,,,,,2025-09-15,100\n"                                 # missing fee_item
+                   "B7,a,,,物业费,,,100\n"                                      # missing due_date
+                   "B8,a,,,物业费,,2025-9-15,100\n"                             # unreadable due
+                   "B9,a,,,物业费,,2025-09-15,\n"                               # missing amount
+                   "B10,a,,,物业费,,2025-09-15,\"1,000\"\n"                     # unreadable
+                   "B11,a,,,物业费,,2025-09-15,0\n")                            # not positive
+CANONICAL_PAYMENTS = ("payment_id,bill_id,community,building,unit,fee_item,period,paid_at,amount\n"
+                      "P1,B1,,,,,,2025-09-10 10:00:00,100\n"                   # used
+                      ",B1,,,,,,2025-09-10 10:00:00,100\n"                     # missing id
+                      "P3,B1,,,,,,,100\n"                                       # missing paid_at
+                      "P4,B1,,,,,,10/09/2025,100\n"                             # unreadable
+                      "P5,B1,,,,,,2025-09-10 10:00:00,\n"                       # missing amount
+                      "P6,B1,,,,,,2025-09-10 10:00:00,1e3\n"                    # unreadable
+                      "P7,B9,,,,,,2025-09-10 10:00:00,100\n"                    # invalid bill
+                      "P8,B404,,,,,,2025-09-10 10:00:00,100\n"                  # unknown bill
+                      "P9,,a,1栋,1-1-101,物业费,2025-09,2025-09-10 10:00:00,1\n"  # key: B1
+                      "P10,,a,1栋,1-1-103,物业费,2025-09,2025-09-10 10:00:00,1\n"  # no bill
+                      "P11,,a,1栋,1-1-102,物业费,2025-09,2025-09-10 10:00:00,1\n")  # B2 and B3
+
+
+def test_every_quarantine_reason_with_file_line_and_raw_row(tmp_path):
+    for name, text in (("tickets", CANONICAL_TICKETS), ("bills", CANONICAL_BILLS),
+                       ("payments", CANONICAL_PAYMENTS)):
+        (tmp_path / f"{name}.csv").write_text(text, "utf-8")
+    data = ingest({t: [f"{t}.csv"] for t in ("tickets", "bills", "payments")}, tmp_path, TZ)
+    q = data.quarantine
+    got = {(r.table, r.line): (r.code, r.field) for r in q.itertuples()}
+    assert got == {
+        ("tickets", 3): ("missing", "ticket_id"), ("tickets", 4): ("missing", "community"),
+        ("tickets", 5): ("missing", "created_at"), ("tickets", 6): ("unreadable", "created_at"),
+        ("tickets", 7): ("unreadable", "first_response_at"),
+        ("tickets", 8): ("before_created", "first_response_at"),
+        ("tickets", 9): ("before_created", "resolved_at"),
+        ("tickets", 10): ("before_created", "closed_at"),
+        ("bills", 5): ("missing", "bill_id"), ("bills", 6): ("missing", "community"),
+        ("bills", 7): ("missing", "fee_item"), ("bills", 8): ("missing", "due_date"),
+        ("bills", 9): ("unreadable", "due_date"), ("bills", 10): ("missing", "amount_due"),
+        ("bills", 11): ("unreadable", "amount_due"), ("bills", 12): ("not_positive", "amount_due"),
+        ("payments", 3): ("missing", "payment_id"), ("payments", 4): ("missing", "paid_at"),
+        ("payments", 5): ("unreadable", "paid_at"), ("payments", 6): ("missing", "amount"),
+        ("payments", 7): ("unreadable", "amount"), ("payments", 8): ("unknown_bill", "bill_id"),
+        ("payments", 9): ("unknown_bill", "bill_id"),
+        ("payments", 11): ("key_matches_no_bill", "bill_id"),
+        ("payments", 12): ("key_matches_several_bills", "bill_id"),
+    }
+    raw = json.loads(q[(q.table == "tickets") & (q.line == 6)].iloc[0]["raw"])
+    assert raw["created_at"] == "2025/09/01 08:00" and raw["ticket_id"] == "T5"
+    assert q[(q.table == "tickets") & (q.line == 6)].iloc[0]["value"] == "2025/09/01 08:00"
+    assert set(q["file"]) == {"tickets.csv", "bills.csv", "payments.csv"}
+    assert data.payments.set_index("payment_id").loc["P9", "bill_id"] == "B1"
+    totals = data.totals()
+    assert totals["tickets"] == {"read": 10, "used": 1, "quarantined": 8, "duplicate": 1}
+    assert totals["bills"] == {"read": 11, "used": 3, "quarantined": 8, "duplicate": 0}
+    assert totals["payments"] == {"read": 11, "used": 2, "quarantined": 9, "duplicate": 0}
+
+
+def test_an_invalid_row_never_hides_a_valid_one(tmp_path):
+    (tmp_path / "a.csv").write_text("ticket_id,community,created_at,resolved_at\n"
+                                    "T1,a,2025-09-01 08:00:00,\n", "utf-8")
+    (tmp_path / "b.csv").write_text("ticket_id,community,created_at,resolved_at\n"
+                                    "T1,a,2025-09-01 08:00:00,2025-08-01 00:00:00\n", "utf-8")
+    data = ingest({"tickets": ["*.csv"]}, tmp_path, TZ)
+    assert data.tickets["ticket_id"].tolist() == ["T1"]
+    assert data.totals()["tickets"] == {"read": 2, "used": 1, "quarantined": 1, "duplicate": 0}
+
+
+# --- clear errors --------------------------------------------------------------------
+
+
+def _error(tmp_path, sources, profile="zh-generic") -> str:
+    with pytest.raises(UsageError) as caught:
+        ingest(sources, tmp_path, TZ, profile)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_missing_required_column_names_field_found_and_closest(tmp_path):
+    header = [h if h != "报事时间" else "报事日期" for h in ZH_TICKET_HEADER]
+    write_csv(tmp_path / "工单.csv", header, [ROW])
+    message = _error(tmp_path, {"tickets": ["工单.csv"]})
+    assert message.startswith("工单.csv: ")
+    assert "'created_at'" in message and "'报事时间'" in message
+    assert "found: 工单编号" in message and "closest: '报事日期'" in message
+
+
+def test_empty_unreadable_and_not_a_table(tmp_path):
+    (tmp_path / "empty.csv").write_bytes(b"")
+    assert "empty.csv: the file is empty" in _error(tmp_path, {"tickets": ["empty.csv"]})
+    (tmp_path / "bad.csv").write_bytes(b"\xff\xfe\xff,\xff\n\xff\xff,\x80\n")
+    assert "not readable as UTF-8, GBK or GB18030" in _error(tmp_path, {"tickets": ["bad.csv"]})
+    (tmp_path / "binary.csv").write_bytes(b"PK\x03\x04\x00\x00binary")
+    assert "not a table" in _error(tmp_path, {"tickets": ["binary.csv"]})
+    (tmp_path / "broken.xlsx").write_bytes(b"this is not a workbook")
+    assert "not a readable Excel workbook" in _error(tmp_path, {"tickets": ["broken.xlsx"]})
+    assert "no tickets export matches" in _error(tmp_path, {"tickets": ["nothing-*.csv"]})
+    write_csv(tmp_path / "gbk.csv", ZH_TICKET_HEADER, [ROW], "gbk")
+    profile = tmp_path / "utf8-only.toml"
+    profile.write_text(_profile_with("zh-generic", "").replace('encoding = "auto"',
+                                                               'encoding = "utf-8"'), "utf-8")
+    assert "not readable as utf-8" in _error(tmp_path, {"tickets": ["gbk.csv"]}, str(profile))
+
+
+def test_bad_profile_is_a_usage_error(tmp_path):
+    profile = tmp_path / "p.toml"
+    profile.write_text('name = "p"\n[tickets.columns]\nwhen = "报事时间"\n', "utf-8")
+    assert "'when' is not a canonical field" in _error(tmp_path, {"tickets": ["x"]}, str(profile))
+    assert "neither a built-in profile" in _error(tmp_path, {"tickets": ["x"]}, "nope")
+
+
+# --- accounting as a property --------------------------------------------------------
+
+CELLS = {
+    "ticket_id": st.sampled_from(["T1", "T2", "T3", "", "T4"]),
+    "community": st.sampled_from(["a", "b", ""]),
+    "created_at": st.sampled_from(["2025-09-01 08:00:00", "2025-09-02", "", "bad",
+                                   "2025-13-01 00:00:00", "2025-09-01T08:00:00+08:00"]),
+    "resolved_at": st.sampled_from(["", "2025-09-03 10:00:00", "2025-08-01 00:00:00", "x"]),
+    "type": st.sampled_from(["repair", "complaint", "nonsense", ""]),
+    "satisfaction": st.sampled_from(["", "5", "4", "0", "good"]),
+}
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=st.lists(st.lists(st.fixed_dictionaries(CELLS), max_size=25), min_size=1,
+                      max_size=3))
+def test_every_row_is_used_quarantined_or_duplicate(tmp_path_factory, files):
+    folder = tmp_path_factory.mktemp("messy")
+    for number, rows in enumerate(files):
+        frame = pd.DataFrame(rows, columns=list(CELLS))
+        frame.to_csv(folder / f"tickets-{number}.csv", index=False)
+    data = ingest({"tickets": ["tickets-*.csv"]}, folder, TZ)
+    for account in data.files.itertuples():
+        assert account.read == account.used + account.quarantined + account.duplicate
+    assert data.files["read"].sum() == sum(len(rows) for rows in files)
+    assert len(data.quarantine) == data.files["quarantined"].sum()
+    assert len(data.tickets) == data.files["used"].sum()
+    assert not data.tickets.duplicated(["community", "ticket_id"]).any()

@@ -1,0 +1,37 @@
+"""A real export of another system (Boston 311), read through a profile file alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from yuebao.flows.monthly_review import monthly_review
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "boston311"
+BOSTON = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "boston311_sample.csv"
+
+
+def test_boston_311_runs_end_to_end_from_its_profile(tmp_path, prefect_server):
+    config = (EXAMPLE / "yuebao.toml").read_text("utf-8")
+    config = config.replace('"../../../shared/data/real/boston311_sample.csv"', f'"{BOSTON}"')
+    config = config.replace('profile = "profile.toml"', f'profile = "{EXAMPLE / "profile.toml"}"')
+    (tmp_path / "yuebao.toml").write_text(config, "utf-8")
+
+    result = monthly_review(str(tmp_path / "yuebao.toml"), "2024-06")
+    month = tmp_path / "out" / "2024-06"
+    quality = json.loads((month / "data_quality.json").read_text("utf-8"))
+    assert quality["tables"]["tickets"]["read"] == 4995
+    files = quality["files"][0]
+    assert files["read"] == files["used"] + files["quarantined"] + files["duplicate"]
+    # The 311 neighbourhood becomes a folder name; "/" cannot be in one.
+    assert (month / "Allston _ Brighton" / "review.md").is_file()
+    dorchester = json.loads((month / "Dorchester" / "metrics.json").read_text("utf-8"))
+    assert dorchester["timezone"] == "America/New_York"
+    assert dorchester["tickets"]["created"] > 0
+    assert dorchester["tickets"]["response_on_time_rate"] is None  # the export has no such time
+    assert dorchester["fees"] is None
+    portfolio = (month / "_portfolio" / "review.md").read_text("utf-8")
+    assert portfolio.startswith("# City of Boston 311: Monthly Work Review, June 2024")
+    assert "Dragon Boat" not in portfolio  # a US city gets no Chinese holidays
+    statuses = {d["scope"]: d["status"] for d in result["deliveries"]}
+    assert statuses["Dorchester"] == "written" and statuses["Back Bay"] == "no_recipients"
