@@ -178,15 +178,17 @@ def fee_problems(current: dict, previous: dict | None, target: float | None) -> 
     return found
 
 
-def data_quality_summary(data_quality: dict, approximate_payments: bool) -> dict:
+def data_quality_summary(data_quality: dict) -> dict:
     """What the draft says about the exports themselves, apart from the ranked problems."""
     tables = ("tickets", "bills", "payments")
+    said_apart = ("snapshot_limits", "approximate_payments")
     return {
         "quarantined": sum(data_quality[t]["quarantined"] for t in tables),
         "duplicate": sum(data_quality[t]["duplicate"] for t in tables),
         "by_table": {t: data_quality[t] for t in tables},
-        "notes": [n for n in data_quality["notes"] if n["code"] != "snapshot_limits"],
-        "approximate_payments": approximate_payments,
+        "notes": [n for n in data_quality["notes"] if n["code"] not in said_apart],
+        "approximate_payments": any(n["code"] == "approximate_payments"
+                                    for n in data_quality["notes"]),
     }
 
 
@@ -247,7 +249,7 @@ def _next_targets(targets: dict[str, float], compare: dict) -> list[dict]:
 def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str | None,
                 targets: dict[str, float], plan_items: list[dict], holidays_now: list,
                 holidays_next: list, workload: dict | None, community_rows: list[dict],
-                names: dict[str, str], approximate_payments: bool = False) -> dict:
+                names: dict[str, str]) -> dict:
     """Everything the templates need for one scope's review, as plain data."""
     month = Month.parse(doc["month"])
     highlights, problems = kpi_findings(doc["compare"])
@@ -279,7 +281,7 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
         },
         "holidays_now": [asdict(h) for h in holidays_now],
         "communities": community_rows,
-        "quality": data_quality_summary(doc["data_quality"], approximate_payments),
+        "quality": data_quality_summary(doc["data_quality"]),
     }
 
 

@@ -325,3 +325,23 @@ def test_every_row_is_used_quarantined_or_duplicate(tmp_path_factory, files):
     assert len(data.quarantine) == data.files["quarantined"].sum()
     assert len(data.tickets) == data.files["used"].sum()
     assert not data.tickets.duplicated(["community", "ticket_id"]).any()
+
+
+def test_per_bill_payments_make_one_payment_per_paid_bill(tmp_path):
+    header = ["账单编号", "项目名称", "房号", "收费项目", "应收日期", "应收金额", "已缴金额",
+              "最后缴费日期"]
+    write_csv(tmp_path / "账单.csv", header, [
+        ["B1", "a", "1-101", "物业费", "2025-09-15", "300", "300", "2025/9/10"],
+        ["B2", "a", "1-102", "物业费", "2025-09-15", "300", "", ""],
+        ["B3", "a", "1-103", "物业费", "2025-09-15", "300", "100.00", "2025/10/2 9:30"],
+        ["B4", "a", "1-104", "物业费", "2025-09-15", "300", "50", "someday"]])
+    profile = tmp_path / "per-bill.toml"
+    profile.write_text('payments_mode = "per_bill"\n' + _profile_with(
+        "zh-generic", '[per_bill]\namount_paid = "已缴金额"\nlast_paid_at = "最后缴费日期"\n'), "utf-8")
+    data = ingest({"bills": ["账单.csv"]}, tmp_path, TZ, str(profile))
+    payments = data.payments.set_index("bill_id")
+    assert payments["amount"].to_dict() == {"B1": 30000, "B3": 10000}
+    assert payments.loc["B3", "paid_at"] == pd.Timestamp("2025-10-02 09:30", tz=TZ)
+    assert data.totals()["payments"] == {"read": 3, "used": 2, "quarantined": 1, "duplicate": 0}
+    assert data.quarantine.iloc[0]["file"] == "账单.csv" and data.quarantine.iloc[0]["line"] == 5
+    assert {"code": "approximate_payments", "table": "payments"} in data.notes

@@ -115,6 +115,8 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
         quarantines.append(quarantine)
         accounts.append(account)
         notes += table_notes
+    if per_bill and "payments" in files:
+        notes.append({"code": "approximate_payments", "table": "payments"})
     return Ingested(
         tickets=tables["tickets"], bills=tables["bills"], payments=tables["payments"],
         quarantine=(pd.concat(quarantines, ignore_index=True) if quarantines
