@@ -336,8 +336,9 @@ def test_per_bill_payments_make_one_payment_per_paid_bill(tmp_path):
         ["B3", "a", "1-103", "物业费", "2025-09-15", "300", "100.00", "2025/10/2 9:30"],
         ["B4", "a", "1-104", "物业费", "2025-09-15", "300", "50", "someday"]])
     profile = tmp_path / "per-bill.toml"
-    profile.write_text('payments_mode = "per_bill"\n' + _profile_with(
-        "zh-generic", '[per_bill]\namount_paid = "已缴金额"\nlast_paid_at = "最后缴费日期"\n'), "utf-8")
+    per_bill = '[per_bill]\namount_paid = "已缴金额"\nlast_paid_at = "最后缴费日期"\n'
+    profile.write_text('payments_mode = "per_bill"\n' + _profile_with("zh-generic", per_bill),
+                       "utf-8")
     data = ingest({"bills": ["账单.csv"]}, tmp_path, TZ, str(profile))
     payments = data.payments.set_index("bill_id")
     assert payments["amount"].to_dict() == {"B1": 30000, "B3": 10000}
