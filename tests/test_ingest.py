@@ -346,3 +346,24 @@ def test_per_bill_payments_make_one_payment_per_paid_bill(tmp_path):
     assert data.totals()["payments"] == {"read": 3, "used": 2, "quarantined": 1, "duplicate": 0}
     assert data.quarantine.iloc[0]["file"] == "账单.csv" and data.quarantine.iloc[0]["line"] == 5
     assert {"code": "approximate_payments", "table": "payments"} in data.notes
+
+
+def test_condo_ticket_export(tmp_path):
+    header = ["number", "property", "unitName", "classifier", "isEmergency", "createdAt",
+              "inworkAt", "completedAt", "closedAt", "status", "feedbackValue",
+              "statusReopenedCounter", "details"]
+    write_csv(tmp_path / "tickets.csv", header, [
+        ["101", "Lenina 5", "12", "Water leak » Kitchen", "true", "2025-09-01T05:00:00.000Z",
+         "2025-09-01T05:10:00.000Z", "2025-09-01T08:00:00.000Z", "2025-09-02T08:00:00.000Z",
+         "closed", "good", "1", "Течет кран"],
+        ["102", "Lenina 5", "7", "Elevator", "false", "2025-09-03T10:00:00.000Z", "", "",
+         "2025-09-03T11:00:00.000Z", "canceled", "", "0", ""]])
+    data = ingest({"tickets": ["tickets.csv"]}, tmp_path, TZ, "condo")
+    t = data.tickets.set_index("ticket_id")
+    assert t.loc["101", "created_at"] == pd.Timestamp("2025-09-01 13:00", tz=TZ)  # UTC → local
+    assert (t.loc["101", "priority"], t.loc["102", "priority"]) == ("urgent", "normal")
+    assert (t.loc["101", "category"], t.loc["102", "category"]) == ("plumbing_electric",
+                                                                    "elevator")
+    assert t.loc["101", "satisfaction"] == 5 and t.loc["101", "reopened"] == 1
+    assert t.loc["102", "cancelled"] and not t.loc["101", "cancelled"]
+    assert (t["type"] == "repair").all()

@@ -44,6 +44,7 @@ B8,a,,,水费,2025-09,2025-09-20,80.50
 B9,a,1栋,1-1-103,物业费,2025-03,2025-03-10,200.00
 B10,a,1栋,1-1-104,物业费,2025-07,2025-07-20,120.00
 B11,b,5栋,5-1-101,物业费,2024-12,2024-12-20,500.00
+B12,b,5栋,5-1-102,物业费,2025-05,2025-05-20,60.00
 """
 
 PAYMENTS = """\
@@ -65,16 +66,34 @@ P13,B11,2025-09-10 10:00:00,100.00
 
 
 @pytest.fixture(scope="module")
-def september(tmp_path_factory) -> dict:
+def tables(tmp_path_factory):
     folder: Path = tmp_path_factory.mktemp("fixture")
     for name, text in (("tickets", TICKETS), ("bills", BILLS), ("payments", PAYMENTS)):
         (folder / f"{name}.csv").write_text(text, encoding="utf-8")
-    config = config_from_dict({"communities": [{"id": "a", "households": 50},
-                                               {"id": "b", "households": 20}]}, folder)
-    data = ingest({t: [f"{t}.csv"] for t in ("tickets", "bills", "payments")}, folder,
+    return ingest({t: [f"{t}.csv"] for t in ("tickets", "bills", "payments")}, folder,
                   "Asia/Shanghai")
+
+
+def _metrics(data, communities: list[dict]) -> dict:
+    config = config_from_dict({"communities": communities}, Path("."))
     scope = build_scope(config, Month(2025, 9), ["a", "b"])
     return month_metrics(data.tickets, data.bills, data.payments, scope, data.available)
+
+
+@pytest.fixture(scope="module")
+def september(tables) -> dict:
+    return _metrics(tables, [{"id": "a", "households": 50}, {"id": "b", "households": 20},
+                             {"id": "c", "households": 10}])
+
+
+def test_sla_can_be_set_per_community(tables):
+    slower = {"repair_normal": {"response_minutes": 60, "resolution_hours": 30}}
+    result = _metrics(tables, [{"id": "a", "sla": slower}, {"id": "b"}])
+    a = result["a"]["tickets"]
+    # T2 (45 min, 26 h) is now on time; T4's response deadline moves to 10-01 00:50.
+    assert a["response_on_time_rate"] == 0.8  # T1 T2 T3 T9 of 5; T10 (urgent) still late
+    assert a["resolution_on_time_rate"] == 0.6  # T1 T2 T3 of 5
+    assert result["b"]["tickets"]["response_on_time_rate"] == 1.0  # b keeps the default
 
 
 def test_ticket_volumes(september):
@@ -148,7 +167,7 @@ def test_portfolio_tickets_from_all_rows(september):
     assert t["resolution_hours"]["mean"] == 40.14  # 281 / 7
     assert t["satisfaction"]["rate"] == 0.8333  # 5 / 6, not the mean of 0.8 and 1.0
     assert t["satisfaction"]["mean"] == 4.33  # 26 / 6
-    assert t["complaints"]["per_100_households"] == 2.86  # 200 / 70
+    assert t["complaints"]["per_100_households"] == 2.5  # 200 / 80 (a 50, b 20, c 10)
     assert september["b"]["tickets"]["hotspots"] == []
 
 
@@ -200,24 +219,44 @@ def test_fee_metrics_of_a(september):
 def test_month_without_bills_gives_null_rates(september):
     f = september["b"]["fees"]
     assert f["due_in_month"] == 0.0
-    assert f["collection_rate_month"] is None and f["collection_rate_ytd"] is None
+    assert f["collection_rate_month"] is None  # nothing due in September
+    assert f["collection_rate_ytd"] == 0.0  # B12, 60 due in May, nothing paid
     assert f["household_payment_rate"] is None
-    # B11 due 2024-12-20, 500: 200 paid in February, 100 in September.
-    assert f["arrears_at_start"] == 300.0 and f["arrears_collected"] == 100.0
-    assert f["arrears_recovery_rate"] == 0.3333
-    assert f["arrears_recovery_rate_ytd"] == 0.6  # (500 − 200) / 500
-    assert f["aging"]["181-365"] == 200.0  # 285 days
+    # B11 due 2024-12-20, 500: 200 paid in February, 100 in September; B12 (60) never paid.
+    assert f["arrears_at_start"] == 360.0 and f["arrears_collected"] == 100.0
+    assert f["arrears_recovery_rate"] == 0.2778  # 100 / 360 = 0.27777…
+    assert f["arrears_recovery_rate_ytd"] == 0.6  # B11 only: (500 − 200) / 500
+    assert f["aging"] == {"1-30": 0.0, "31-90": 0.0,
+                          "91-180": 60.0,  # B12, 134 days
+                          "181-365": 200.0,  # B11, 285 days
+                          "366+": 0.0}
+    assert f["households_in_arrears"] == 2
+
+
+def test_a_community_with_no_rows(september):
+    c = september["c"]
+    assert c["tickets"]["created"] == 0 and c["tickets"]["completion_rate"] is None
+    assert c["tickets"]["response_minutes"] == {"mean": None, "median": None, "p90": None,
+                                                "count": 0}
+    assert c["tickets"]["satisfaction"]["rate"] is None
+    assert c["tickets"]["complaints"]["per_100_households"] == 0.0  # 0 complaints, 10 households
+    assert c["fees"]["due_in_month"] == 0.0 and c["fees"]["collection_rate_month"] is None
+    assert c["fees"]["arrears_recovery_rate"] is None
+    assert c["fees"]["by_fee_item"] == {} and c["fees"]["aging"]["366+"] == 0.0
 
 
 def test_portfolio_fees(september):
     f = september["_portfolio"]["fees"]
-    assert f["arrears_recovery_rate"] == 0.2381  # 250 / 1050, not the mean of 0.2 and 0.3333
+    # 250 / 1110 (a 750, b 360), not the mean of the communities' rates.
+    assert f["arrears_recovery_rate"] == 0.2252
     assert f["arrears_recovery_rate_ytd"] == 0.4  # (0 + 300) / (250 + 500)
     assert f["cash_collected"] == 1530.50
-    assert f["arrears_at_end"] == 1100.0
-    assert f["households_in_arrears"] == 7
+    assert f["arrears_at_end"] == 1160.0
+    assert f["households_in_arrears"] == 8
+    assert f["due_ytd"] == 1910.50  # a 1850.50 + B12 60
     assert set(f["by_building"]) == {"a/1栋", "a/2栋", "b/5栋"}
     assert f["by_building"]["b/5栋"]["collection_rate_month"] is None
+    assert f["by_building"]["b/5栋"]["arrears_at_end"] == 260.0
 
 
 def test_compare_status_and_direction():

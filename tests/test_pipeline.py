@@ -150,3 +150,16 @@ def test_month_defaults_to_the_one_before_the_scheduled_start(sample, prefect_se
                                           state=Scheduled(scheduled_time=scheduled))
     result = run_flow(monthly_review, flow_run=flow_run, parameters=parameters)
     assert result["month"] == MONTH
+
+
+def test_validate_says_what_each_file_maps_to_and_what_is_rejected(sample, prefect_server):
+    from yuebao.flows.monthly_review import validate_exports
+
+    config, data = sample
+    report = validate_exports(str(config), MONTH)
+    assert "必填字段为空" in report and "时间早于报事时间" in report  # the sample's defects
+    assert "created_at ←" in report and f"{MONTH}：报事工单" in report
+    quarantine = pd.read_csv(config.parent / "out" / "validate" / "quarantine.csv", dtype=str,
+                             encoding="utf-8-sig")
+    expected = sum(n for key, n in data.defects.items() if key.startswith(("ticket_", "payment_")))
+    assert len(quarantine) == expected

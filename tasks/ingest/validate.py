@@ -106,7 +106,8 @@ def _keywords(category: pd.Series, raw: pd.DataFrame, reader: Reader) -> pd.Seri
     for name in reader.mapping.keyword_fields:
         text = text + " " + reader.text(raw, name).fillna("")
     for code, words in rules.items():
-        hit = category.isna() & text.str.contains("|".join(map(re.escape, words)), regex=True)
+        pattern = "|".join(map(re.escape, words))
+        hit = category.isna() & text.str.contains(pattern, case=False, regex=True)
         category = category.mask(hit, code)
     return category
 
