@@ -54,6 +54,7 @@ def review_month(ingested: Ingested, config: Config, month: Month,
         "month": str(month),
         "output_dir": str(month_dir),
         "reviews": {r.scope: str(month_dir / r.folder / "review.md") for r in rendered},
+        "spreadsheets": {r.scope: str(month_dir / r.folder / "metrics.xlsx") for r in rendered},
         "deliveries": [
             {"scope": d.scope, "status": d.status, "to": list(d.to),
              "eml": str(d.eml_path) if d.eml_path else None, "detail": d.detail}

@@ -26,16 +26,10 @@ from prefect.cache_policies import NO_CACHE
 from yuebao.config import Config
 from yuebao.files import safe_name, write_bytes, write_json, write_text
 from yuebao.months import Month
+from yuebao.tasks.document import write_review_docx
 from yuebao.tasks.ingest import Ingested
-from yuebao.words import labels
-
-
-def month_name(year: int, month: int, language: str) -> str:
-    """``2025年9月`` or ``September 2025``, as the language's labels spell it."""
-    words = labels(language)["month"]
-    names = words.get("names")
-    return words["format"].format(year=year, month=month,
-                                  name=names[month - 1] if names else month)
+from yuebao.tasks.spreadsheet import write_metrics_xlsx
+from yuebao.words import labels, month_name
 
 
 def _decimal(value: float | int) -> Decimal:
@@ -170,6 +164,7 @@ def render_month(drafts: dict[str, dict], documents: dict[str, dict], ingested: 
                  month_dir: Path, language: str, scopes: list[str] | None = None) -> list[Rendered]:
     """Write the month's files into ``month_dir`` (a staging folder, see :func:`publish`)."""
     quality_files(month_dir, ingested, language)
+    names = {scope: draft["scope"]["name"] for scope, draft in drafts.items()}
     rendered = []
     for scope, draft in drafts.items():
         if scopes is not None and scope not in scopes:
@@ -179,10 +174,12 @@ def render_month(drafts: dict[str, dict], documents: dict[str, dict], ingested: 
         write_json(folder / "metrics.json", documents[scope])
         write_text(folder / "review.md", markdown)
         write_text(folder / "review.html", html)
+        write_review_docx(markdown, folder / "review.docx", language)
+        write_metrics_xlsx(documents[scope], folder / "metrics.xlsx", language, names)
         rendered.append(Rendered(
             scope=scope, name=draft["scope"]["name"], subject=subject(draft, language),
             markdown=markdown, html=html, folder=folder.name,
-            files=("review.md", "metrics.json"),
+            files=("review.docx", "metrics.xlsx"),
         ))
     return rendered
 

@@ -18,6 +18,9 @@ from yuebao.errors import UsageError
 from yuebao.months import Month
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+STYLES = ("zh-generic", "canonical")  # tasks.sample_data.STYLES, not imported: keeps start-up light
+STYLE_HELP = ("exports as real systems write them, per community: Chinese headers, GBK, "
+              "Excel (zh-generic, the default), or yuebao's own CSV format (canonical)")
 
 
 def _month(text: str) -> str:
@@ -36,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("demo"),
                       help="folder for the sample exports, config and outputs (default: ./demo)")
     demo.add_argument("--seed", type=int, default=7, help="random seed of the sample data")
+    demo.add_argument("--style", choices=STYLES, default="zh-generic", help=STYLE_HELP)
 
     run = commands.add_parser("run", help="one month (default: the last complete month)")
     run.add_argument("--config", type=Path, required=True, help="the config TOML file")
@@ -65,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--communities", type=int, default=4)
     sample.add_argument("--months", type=int, default=24)
     sample.add_argument("--scale", type=float, default=1.0)
+    sample.add_argument("--style", choices=STYLES, default="zh-generic", help=STYLE_HELP)
     return parser
 
 
@@ -84,7 +89,7 @@ def _check_run(config_path: Path, month: str | None) -> None:
 def _print_run(result: dict) -> None:
     print(f"\n{result['month']} 月报草稿已生成：{result['output_dir']}")
     for scope, path in result["reviews"].items():
-        print(f"  {scope}: {path}")
+        print(f"  {scope}: {path}  {result['spreadsheets'][scope]}")
     for delivery in result["deliveries"]:
         target = delivery["eml"] or ", ".join(delivery["to"])
         detail = f" ({delivery['detail']})" if delivery["detail"] else ""
@@ -115,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from yuebao.flows.demo import demo
 
-            _print_run(demo(str(args.out), args.seed))
+            _print_run(demo(str(args.out), args.seed, args.style))
         elif args.command == "run":
             from yuebao.flows.monthly_review import monthly_review
 
@@ -137,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from yuebao.flows.demo import sample_data
 
             result = sample_data(str(args.out), args.seed, args.communities, args.months,
-                                 args.scale)
+                                 args.scale, args.style)
             print(f"\n样例数据已写入 {result['exports_dir']}，配置文件 {result['config']}")
     except UsageError as error:
         print(f"yuebao: {error}", file=sys.stderr)

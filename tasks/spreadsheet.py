@@ -1,0 +1,391 @@
+"""metrics.xlsx: one metrics.json document as a workbook, one sheet per table.
+
+The people who open this file sort, filter and sum the figures, so every figure is
+a real number with a number format (money ``#,##0.00``, rates ``0.00%``, counts
+``#,##0``), never the text the review prints; an unknown value (a null rate) is an
+empty cell, never 0. Sheet names, headers and row labels come from
+``templates/<language>/labels.toml`` like every other word a reader sees, and a
+last ``key`` column keeps the machine code of each row so the data person can join
+the sheets to metrics.json.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from io import BytesIO
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from yuebao.files import write_bytes
+from yuebao.months import Month
+from yuebao.schema import PORTFOLIO
+from yuebao.tasks.metrics import kpi_catalogue, scalar
+from yuebao.words import labels, month_name
+
+# Number format by KPI kind (knowledge/kpis.toml). Times, scores and per-100 figures
+# carry the 2 decimals metrics.json keeps; counts are whole numbers.
+NUMBER_FORMATS = {
+    "count": "#,##0",
+    "households": "#,##0",
+    "money": "#,##0.00",
+    "rate": "0.00%",
+    "minutes": "#,##0.00",
+    "hours": "#,##0.00",
+    "score": "0.00",
+    "per100": "0.00",
+}
+
+# Scalars of metrics.json that ``compare`` does not follow (so kpis.toml leaves them
+# out) but a reader of the summary still wants: each goes right after the row named.
+EXTRA_KPIS = {
+    "tickets.response_minutes.count": "tickets.response_minutes.p90",
+    "tickets.resolution_hours.count": "tickets.resolution_hours.p90",
+    "tickets.satisfaction.rated": "tickets.overdue_open_at_end",
+}
+
+# The per-group money and rate columns of by_building and by_fee_item (kpis.md §4).
+GROUP_FIGURES = (
+    ("due_in_month", "money"),
+    ("collected_for_month", "money"),
+    ("collection_rate_month", "rate"),
+    ("arrears_at_end", "money"),
+)
+
+TABLES = ("tickets", "bills", "payments")
+QUALITY_COUNTS = ("read", "used", "quarantined", "duplicate")
+
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="F0F3F6")
+_NOTE_FONT = Font(italic=True, color="666666")
+_MIN_WIDTH, _MAX_WIDTH = 8, 48
+
+# A cell to write: its value and the kind that picks the number format ("text" for none).
+Cell = tuple[object, str]
+
+
+# --- helpers -----------------------------------------------------------------------
+
+
+def _number(value: object, kind: str) -> object:
+    """The value as Excel should hold it: counts as int, other numbers as float.
+
+    ``True``/``False`` are not figures, and a count that JSON spelled ``0.0``
+    (a target) is still a whole number.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if kind in ("count", "households") and float(value).is_integer():
+            return int(value)
+        return value
+    return value
+
+
+def _sentence_case(text: str) -> str:
+    """English labels are lower case for use inside sentences; a cell starts like one."""
+    return text[:1].upper() + text[1:]
+
+
+def _display_width(text: str) -> int:
+    """Columns a text takes on screen: Chinese characters are two wide."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _shown(value: object, kind: str) -> str:
+    """Roughly what Excel shows for a cell, to size its column."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if kind == "rate":
+            return f"{value * 100:.2f}%"
+        if kind in ("count", "households"):
+            return f"{value:,.0f}"
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def _natural_key(text: str) -> list:
+    """``2栋`` before ``10栋``: numbers inside building names sort as numbers."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", text) if part]
+
+
+class _Words:
+    """The language's labels, with the look-ups this module repeats."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.all = labels(language)
+        self.sheet = self.all["spreadsheet"]["sheet"]
+        self.column = self.all["spreadsheet"]["column"]
+        self.text = self.all["spreadsheet"]
+
+    def kpi(self, key: str) -> str:
+        return self.all["kpi"].get(key) or self.text["kpi"].get(key, key)
+
+    def with_unit(self, label: str, kind: str) -> str:
+        unit = self.unit(kind)
+        return self.text["with_unit"].format(label=label, unit=unit) if unit else label
+
+    def unit(self, kind: str) -> str:
+        return "" if kind == "rate" else self.all["unit"].get(kind, "")
+
+    def group(self, section: str, code: str) -> str:
+        text = self.all[section].get(code, code)
+        return _sentence_case(text) if self.language == "en" else text
+
+
+# --- writing one sheet -------------------------------------------------------------
+
+
+def _write_table(sheet: Worksheet, headers: list[str], rows: list[list[Cell]],
+                 note: str | None = None, freeze: str = "A2") -> None:
+    """Header row (bold, frozen, filterable), formatted rows, then an optional note."""
+    sheet.append(headers)
+    for cell in sheet[1]:
+        cell.font = _HEADER_FONT
+        cell.fill = _HEADER_FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    widths = [_display_width(h) for h in headers]
+    for row_number, row in enumerate(rows, start=2):
+        for column, (value, kind) in enumerate(row, start=1):
+            cell = sheet.cell(row=row_number, column=column, value=_number(value, kind))
+            if kind in NUMBER_FORMATS:
+                cell.number_format = NUMBER_FORMATS[kind]
+            widths[column - 1] = max(widths[column - 1], _display_width(_shown(value, kind)))
+    sheet.freeze_panes = freeze
+    if rows:
+        last = get_column_letter(len(headers))
+        sheet.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
+    if note:
+        cell = sheet.cell(row=len(rows) + 3, column=1, value=note)
+        cell.font = _NOTE_FONT
+    for column, width in enumerate(widths, start=1):
+        letter = get_column_letter(column)
+        sheet.column_dimensions[letter].width = min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH)
+
+
+# --- the sheets --------------------------------------------------------------------
+
+
+def _summary_keys() -> list[tuple[str, str]]:
+    """Every scalar KPI with its kind, in kpis.toml order, the extra counts in place."""
+    keys = []
+    follows = {after: key for key, after in EXTRA_KPIS.items()}
+    for key, kpi in kpi_catalogue().items():
+        keys.append((key, kpi["kind"]))
+        if key in follows:
+            keys.append((follows[key], "count"))
+    return keys
+
+
+def _summary(document: dict, words: _Words) -> tuple[list[str], list[list[Cell]]]:
+    column = words.column
+    headers = [column["kpi"], column["unit"], column["value"], column["previous_month"],
+               column["same_month_last_year"], column["target"], column["status"],
+               column["key"]]
+    compared = document.get("compare") or {}
+    rows = []
+    for key, kind in _summary_keys():
+        known = compared.get(key, {})
+        status = known.get("status")
+        rows.append([
+            (words.kpi(key), "text"), (words.unit(kind) or None, "text"),
+            (scalar(document, key), kind),
+            (known.get("previous_month"), kind), (known.get("same_month_last_year"), kind),
+            (known.get("target"), kind),
+            (words.all["status"].get(status, status) if status else None, "text"),
+            (key, "text"),
+        ])
+    return headers, rows
+
+
+def _missing(words: _Words, table: str) -> str:
+    return words.text["not_available"].format(table=words.all["table"][table])
+
+
+def _by_category(tickets: dict | None, words: _Words) -> tuple[list, list, str | None]:
+    headers = [words.column["category"], words.kpi("tickets.created"),
+               words.kpi("tickets.complaints.count"), words.column["key"]]
+    if not tickets:
+        return headers, [], _missing(words, "tickets")
+    complaints = (tickets.get("complaints") or {}).get("by_category") or {}
+    rows = [[(words.group("category", code), "text"), (count, "count"),
+             (complaints.get(code), "count"), (code, "text")]
+            for code, count in tickets["by_category"].items()]
+    return headers, rows, None
+
+
+def _by_type(tickets: dict | None, words: _Words) -> tuple[list, list, str | None]:
+    headers = [words.column["type"], words.kpi("tickets.created"), words.column["key"]]
+    if not tickets:
+        return headers, [], _missing(words, "tickets")
+    rows = [[(words.group("type", code), "text"), (count, "count"), (code, "text")]
+            for code, count in tickets["by_type"].items()]
+    return headers, rows, None
+
+
+def _split_building(key: str, communities: Iterable[str]) -> tuple[str, str]:
+    """``<community>/<building>`` of the portfolio, even when the id itself has a ``/``."""
+    for community in sorted(communities, key=len, reverse=True):
+        if key.startswith(community + "/"):
+            return community, key[len(community) + 1:]
+    community, _, building = key.partition("/")
+    return community, building
+
+
+def _group_headers(words: _Words) -> list[str]:
+    return [words.with_unit(words.kpi(f"fees.{name}"), kind) for name, kind in GROUP_FIGURES]
+
+
+def _group_cells(group: dict) -> list[Cell]:
+    return [(group.get(name), kind) for name, kind in GROUP_FIGURES]
+
+
+def _by_building(fees: dict | None, words: _Words, portfolio: bool,
+                 names: dict[str, str]) -> tuple[list, list, str | None]:
+    lead = [words.column["community"]] if portfolio else []
+    headers = [*lead, words.column["building"], *_group_headers(words)]
+    if not fees:
+        return headers, [], _missing(words, "bills")
+    # Communities in the configured order (that of ``names``), buildings by number.
+    position = {community: index for index, community in enumerate(names)}
+    rows = []
+    for key, group in fees["by_building"].items():
+        if portfolio:
+            community, building = _split_building(key, names)
+            place = [(names.get(community, community), "text"), (building, "text")]
+            order = (position.get(community, len(position)), _natural_key(community),
+                     _natural_key(building))
+        else:
+            place, order = [(key, "text")], (0, [], _natural_key(key))
+        rows.append((order, place + _group_cells(group)))
+    rows.sort(key=lambda item: item[0])
+    return headers, [row for _, row in rows], None if rows else words.text["no_rows"]
+
+
+def _by_fee_item(fees: dict | None, words: _Words) -> tuple[list, list, str | None]:
+    headers = [words.column["fee_item"], *_group_headers(words)]
+    if not fees:
+        return headers, [], _missing(words, "bills")
+    rows = [[(item, "text"), *_group_cells(group)] for item, group in fees["by_fee_item"].items()]
+    return headers, rows, None if rows else words.text["no_rows"]
+
+
+def _aging(fees: dict | None, words: _Words) -> tuple[list, list, str | None]:
+    headers = [words.column["aging"], words.with_unit(words.column["arrears"], "money"),
+               words.column["share"], words.column["key"]]
+    if not fees:
+        return headers, [], _missing(words, "bills")
+    aging = fees["aging"]
+    total = sum(aging.values())
+    rows = [[(words.group("aging", bucket), "text"), (amount, "money"),
+             (round(amount / total, 4) if total else None, "rate"), (bucket, "text")]
+            for bucket, amount in aging.items()]
+    return headers, rows, None
+
+
+def _hotspots(tickets: dict | None, words: _Words, portfolio: bool,
+              names: dict[str, str]) -> tuple[list, list, str | None]:
+    lead = [words.column["community"]] if portfolio else []
+    headers = [*lead, words.column["building"], words.column["category"],
+               words.column["count"], words.column["key"]]
+    if not tickets:
+        return headers, [], _missing(words, "tickets")
+    rows = []
+    for spot in tickets["hotspots"]:
+        place = [(names.get(spot["community"], spot["community"]), "text")] if portfolio else []
+        rows.append([*place, (spot["building"], "text"),
+                     (words.group("category", spot["category"]), "text"),
+                     (spot["count"], "count"), (spot["category"], "text")])
+    return headers, rows, None if rows else words.text["no_hotspots"]
+
+
+def _note_text(note: dict, words: _Words) -> str:
+    """A data-quality note as the review words it (see templates/*/_findings.md.j2)."""
+    template = words.all["note"].get(note["code"])
+    if template is None:
+        return note["code"]
+    field = note.get("field")
+    return template.format(count=note.get("count"), community=note.get("community"),
+                           field=words.all["field"].get(field, field))
+
+
+def _data_quality(quality: dict | None, words: _Words) -> tuple[list, list, list[str]]:
+    headers = [words.column["table"]] + [words.column[name] for name in QUALITY_COUNTS]
+    quality = quality or {}
+    rows = [[(words.text["table"][table], "text")]
+            + [((quality.get(table) or {}).get(name), "count") for name in QUALITY_COUNTS]
+            for table in TABLES]
+    notes = [_note_text(note, words) for note in quality.get("notes", [])]
+    return headers, rows, notes
+
+
+# --- the workbook ------------------------------------------------------------------
+
+
+def _title(document: dict, words: _Words, names: dict[str, str]) -> str:
+    scope = document.get("community", "")
+    default = words.all["portfolio"]["default_name"] if scope == PORTFOLIO else scope
+    month = Month.parse(document["month"])
+    return words.text["title"].format(name=names.get(scope, default),
+                                      month=month_name(month.year, month.month, words.language))
+
+
+def workbook(document: dict, language: str = "zh",
+             names: dict[str, str] | None = None) -> Workbook:
+    """The workbook of one metrics.json document (a community or the portfolio)."""
+    words = _Words(language)
+    names = dict(names or {})
+    portfolio = document.get("community") == PORTFOLIO
+    tickets, fees = document.get("tickets"), document.get("fees")
+
+    book = Workbook()
+    book.properties.title = _title(document, words, names)
+    book.properties.creator = "yuebao"
+    book.properties.language = "zh-CN" if language == "zh" else "en"
+
+    summary = book.active
+    summary.title = words.sheet["summary"]
+    headers, rows = _summary(document, words)
+    _write_table(summary, headers, rows, freeze="B2")
+
+    sheets = (
+        ("by_category", _by_category(tickets, words)),
+        ("by_type", _by_type(tickets, words)),
+        ("by_building", _by_building(fees, words, portfolio, names)),
+        ("by_fee_item", _by_fee_item(fees, words)),
+        ("aging", _aging(fees, words)),
+        ("hotspots", _hotspots(tickets, words, portfolio, names)),
+    )
+    for name, (headers, rows, note) in sheets:
+        _write_table(book.create_sheet(words.sheet[name]), headers, rows, note)
+
+    headers, rows, notes = _data_quality(document.get("data_quality"), words)
+    sheet = book.create_sheet(words.sheet["data_quality"])
+    _write_table(sheet, headers, rows)
+    if notes:
+        start = len(rows) + 3
+        sheet.cell(row=start, column=1, value=words.text["notes"]).font = _HEADER_FONT
+        for offset, text in enumerate(notes, start=1):
+            sheet.cell(row=start + offset, column=1, value=text)
+    return book
+
+
+def write_metrics_xlsx(document: dict, path: Path, language: str = "zh",
+                       names: dict[str, str] | None = None) -> Path:
+    """Write ``metrics.xlsx`` atomically, so a crash never leaves half a workbook.
+
+    ``names`` maps community ids (and ``_portfolio``) to the names readers know;
+    the portfolio's building and hotspot rows use them for their community column.
+    """
+    buffer = BytesIO()
+    workbook(document, language, names).save(buffer)
+    write_bytes(Path(path), buffer.getvalue())
+    return Path(path)
