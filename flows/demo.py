@@ -19,17 +19,23 @@ config_task = task(write_sample_config, name="write-config", cache_policy=NO_CAC
 
 @flow(name="sample_data")
 def sample_data(out: str, seed: int = 7, communities: int = 4, months: int = 24,
-                scale: float = 1.0) -> dict:
-    """Realistic sample exports and a config that reads them."""
+                scale: float = 1.0, style: str = "zh-generic") -> dict:
+    """Realistic sample exports and a config that reads them.
+
+    ``style`` is ``zh-generic`` (each community's exports as its own system writes
+    them: Chinese headers, GBK, Excel) or ``canonical`` (three CSV files in yuebao's
+    own format).
+    """
     sample = generate_task(Path(out), seed=seed, communities=communities, months=months,
-                           scale=scale)
+                           scale=scale, style=style)
     config = config_task(sample, Path(out) / CONFIG_NAME)
     return {"exports_dir": str(sample.exports_dir), "config": str(config),
-            "last_month": str(sample.last_month), "rows": sample.rows}
+            "last_month": str(sample.last_month), "rows": sample.rows,
+            "profile": sample.profile}
 
 
 @flow(name="demo")
-def demo(out: str = "demo", seed: int = 7) -> dict:
+def demo(out: str = "demo", seed: int = 7, style: str = "zh-generic") -> dict:
     """Sample exports, then the latest complete month end to end, delivered to the outbox."""
-    sample = sample_data(out, seed)
+    sample = sample_data(out, seed, style=style)
     return monthly_review(sample["config"], sample["last_month"])

@@ -10,12 +10,21 @@ from yuebao.tasks.sample_data import SampleSet
 
 def write_sample_config(sample: SampleSet, path: Path, timezone: str = "Asia/Shanghai",
                         language: str = "zh") -> Path:
-    """A complete config for the sample exports, with every key explained."""
-    def relative(target: Path) -> str:
-        return target.relative_to(path.parent).as_posix()
+    """A complete config for the sample exports, with every key explained.
 
+    The sample's profile and globs are written as they are, relative to the
+    config's folder (absolute when the exports are elsewhere).
+    """
+    def relative(pattern: str) -> str:
+        target = sample.exports_dir.parent / pattern
+        try:
+            return target.relative_to(path.parent).as_posix()
+        except ValueError:
+            return target.as_posix()
+
+    patterns = {table: [relative(p) for p in sample.patterns[table]]
+                for table in ("tickets", "bills", "payments")}
     text = environment(language).get_template("config.toml.j2").render(
-        timezone=timezone, communities=sample.communities, tickets=relative(sample.tickets),
-        bills=relative(sample.bills), payments=relative(sample.payments))
+        timezone=timezone, communities=sample.communities, profile=sample.profile, **patterns)
     write_text(path, text)
     return path

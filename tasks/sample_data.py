@@ -1,4 +1,4 @@
-"""Realistic, seeded sample exports in the built-in ``canonical`` profile.
+"""Realistic, seeded sample exports, in two styles.
 
 The demo, the tests and the benchmarks need exports that look like a real
 property-management system's, so that every KPI of kpis.md and every seasonal
@@ -7,20 +7,32 @@ in the south, plum rain in Shanghai, summer power trips, holiday noise, a
 building whose pipes keep leaking, late and partial payers, long arrears,
 refunds, and a handful of defects for the data-quality report.
 
+The ``canonical`` style writes three CSV files in the built-in canonical profile
+(tests of the metrics and the benchmarks read it). The ``zh-generic`` style (the
+demo's) writes the same events as each community's own system would export them,
+for the built-in ``zh-generic`` profile: a folder per community, Chinese headers
+and labels, a date and money shape per system, GBK, Excel workbooks, a system
+with no category column. Every shape keeps seconds and fen, so both styles read
+back to the same canonical rows and the same figures.
+
 Every random draw comes from a ``numpy`` generator keyed by (seed, community,
 table), and weather by (seed, city, year), so the same arguments give
 byte-identical files, communities in one city share their typhoons and snow,
 and a community's rows do not depend on how many others are generated (only
 the running ids and where the few defects fall do). Rows are made as arrays,
-one community at a time, and streamed to CSV through pyarrow, so memory stays
-bounded by one community even at the scales the benchmarks use.
+one community at a time, and streamed to CSV through pyarrow (Excel through
+openpyxl, row by row), so memory stays bounded by one community even at the
+scales the benchmarks use.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from dataclasses import dataclass
-from datetime import date, datetime
+import io
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -82,18 +94,31 @@ class SampleCommunity:
 
 @dataclass(frozen=True)
 class SampleSet:
-    """Where the generated exports are and what they cover."""
+    """Where the generated exports are and what they cover.
+
+    In the ``canonical`` style each table is one CSV file (a ``Path``); in the
+    ``zh-generic`` style it is one file per community (a list, in community order).
+    ``patterns`` are the config globs, relative to the output folder, that match
+    exactly those files; ``profile`` is the mapping profile that reads them.
+    """
 
     exports_dir: Path
-    tickets: Path
-    bills: Path
-    payments: Path
+    tickets: Path | list[Path]
+    bills: Path | list[Path]
+    payments: Path | list[Path]
     communities: list[SampleCommunity]
     first_month: Month
     last_month: Month
     as_of: datetime  # naive local time of the export; no event is at or after it
     rows: dict[str, int]  # rows written per table, header excluded, defects included
     defects: dict[str, int]  # deliberate defects written, by kind
+    profile: str = "canonical"
+    patterns: dict[str, list[str]] = field(default_factory=dict)
+
+    def files(self, table: str) -> list[Path]:
+        """The files of one table, whatever the style."""
+        paths = getattr(self, table)
+        return [paths] if isinstance(paths, Path) else list(paths)
 
 
 # --------------------------------------------------------------------------- cities
@@ -913,13 +938,16 @@ def _ticket_defects(t: _Tickets, wanted: dict[str, int], rng: np.random.Generato
     return t.take(rows), done
 
 
+def _ticket_ids(t: _Tickets, code: str) -> pa.Array:
+    """GD + day of creation + community code + number within the day."""
+    id_day = pc.replace_substring(_dates(t.day), "-", "")
+    return pc.binary_join_element_wise("GD", id_day, code, pc.utf8_lpad(_str(t.seq), 4, "0"), "")
+
+
 def _ticket_table(t: _Tickets, comm: _Community, code: str) -> pa.Table:
     n = len(t.created)
-    id_day = pc.replace_substring(_dates(t.day), "-", "")
-    ticket_id = pc.binary_join_element_wise(
-        "GD", id_day, code, pc.utf8_lpad(_str(t.seq), 4, "0"), "")
     return pa.table({
-        "ticket_id": ticket_id,
+        "ticket_id": _ticket_ids(t, code),
         "community": _const(comm.public.id, n),
         "building": _take(comm.building_names, comm.building_of[t.household], t.show_building),
         "unit": _take(comm.units, t.household, t.show_unit),
@@ -1121,19 +1149,23 @@ def _payments(cx: _Context, b: _Bills, rng: np.random.Generator) -> _Payments:
     return _Payments(bill[order], at[order], amount[order])
 
 
-def _payment_table(p: _Payments, first_bill_id: int, first_id: int,
-                   unknown: int | None) -> pa.Table:
-    n = len(p.paid)
+def _payment_bill_ids(p: _Payments, first_bill_id: int, unknown: int | None) -> pa.Array:
     bill_id = _ids("ZD", first_bill_id + p.bill)
     if unknown is not None:
         # A bill number typed one digit short: it names no bill.
-        row = np.zeros(n, dtype=bool)
+        row = np.zeros(len(p.paid), dtype=bool)
         row[unknown] = True
         short = pc.utf8_slice_codeunits(bill_id, 0, -1)
         bill_id = pc.if_else(pa.array(row), short, bill_id)
+    return bill_id
+
+
+def _payment_table(p: _Payments, first_bill_id: int, first_id: int,
+                   unknown: int | None) -> pa.Table:
+    n = len(p.paid)
     return pa.table({
         "payment_id": _ids("SK", first_id + np.arange(n)),
-        "bill_id": bill_id,
+        "bill_id": _payment_bill_ids(p, first_bill_id, unknown),
         "paid_at": _timestamps(p.paid),
         "amount": _money(p.amount),
     })
@@ -1226,6 +1258,522 @@ class _CsvOut:
         self._sink.close()
 
 
+# --------------------------------------------------------------------------- zh-generic style
+
+STYLES = ("canonical", "zh-generic")
+_EXTRAS = 5  # seed-sequence key of the columns only the zh-generic exports have
+_TABLES = ("tickets", "bills", "payments")
+_FILE_NAMES = {"tickets": "工单", "bills": "账单", "payments": "收款"}
+_ZH_PATTERNS = {table: [f"exports/*/{name}.*"] for table, name in _FILE_NAMES.items()}
+_ZH_SUFFIXES = (".csv", ".xlsx")
+
+
+@dataclass(frozen=True)
+class _System:
+    """How one company's property system writes its exports (the ``zh-generic`` style).
+
+    Headers are alternatives the zh-generic profile lists, in the order the system
+    prints its columns; a field a system does not export is simply not listed.
+    """
+
+    suffix: str  # ".csv" or ".xlsx" (one workbook per table, real date cells)
+    encoding: str  # CSV only: "utf-8", "utf-8-sig" or "gbk"
+    crlf: bool
+    quote_all: bool  # every text cell in quotes; needed where money has thousands commas
+    day_shape: str  # "iso" 2025-09-01, "slash" 2025/9/1, "zh" 2025年9月1日
+    clock_shape: str  # "hms" 08:05:07, "h:mm:ss" 8:05:07, "zh" 8时5分7秒
+    money_shape: str  # "plain" 1234.50, "grouped" 1,234.50, "yuan" ¥1,234.50
+    tickets: tuple[tuple[str, str], ...]  # (field, header)
+    bills: tuple[tuple[str, str], ...]
+    payments: tuple[tuple[str, str], ...]
+    type_labels: tuple[str, ...]  # by TYPES index
+    category_labels: tuple[str, ...]  # by CATEGORIES index
+    priority_labels: tuple[str, str]  # normal, urgent
+
+    @property
+    def excel(self) -> bool:
+        return self.suffix == ".xlsx"
+
+    def times(self, seconds: np.ndarray) -> pa.Array | list:
+        """Naive local seconds as this system prints them; empty where negative."""
+        if self.excel:
+            values = seconds.astype("datetime64[s]").astype(object)
+            values[seconds < 0] = None
+            return values.tolist()
+        return _styled_timestamps(seconds, self.day_shape, self.clock_shape)
+
+    def dates(self, days: np.ndarray) -> pa.Array | list:
+        if self.excel:
+            return days.astype("datetime64[D]").astype(object).tolist()
+        table, low = _day_table(days, self.day_shape)
+        return pc.take(table, pa.array(days - low))
+
+    def money(self, fen: np.ndarray) -> pa.Array | list:
+        """Lossless either way: text built from integer fen, or a float whose shortest
+        repr is the two-decimal amount (an Excel number cell)."""
+        if self.excel:
+            return (np.asarray(fen, dtype=np.int64) / 100).tolist()
+        return _styled_money(fen, self.money_shape)
+
+    def counts(self, values: np.ndarray) -> pa.Array | list:
+        return values.tolist() if self.excel else _str(values)
+
+
+_TYPE_LABELS = ("报修", "投诉", "咨询", "建议", "表扬", "其他")
+_CATEGORY_LABELS = ("水电", "电梯", "消防", "供暖", "安防门禁", "清洁", "绿化", "停车", "噪音",
+                    "公共设施", "其他")
+_STATUS_LABELS = ("已取消", "已关闭", "已完成", "处理中", "待处理")
+_RATING_LABELS = ("", "非常不满意", "不满意", "基本满意", "满意", "非常满意")
+_CHANNELS = ("电话", "业主APP", "微信公众号", "前台", "巡检发现")
+_CHANNEL_CUM = _cum([[.35, .25, .25, .10, .05]])[0]
+_PAY_METHODS = ("微信支付", "支付宝", "银行代扣", "现金", "POS刷卡")
+_PAY_METHOD_CUM = _cum([[.40, .25, .15, .10, .10]])[0]
+
+# Community i is exported by system i % 4: 锦江小区 UTF-8 with BOM, 松花苑 GBK from an
+# old Windows system, 浦江花园 Excel workbooks, 南山雅苑 UTF-8 with no category column.
+_SYSTEMS = (
+    _System(
+        ".csv", "utf-8-sig", True, True, "slash", "h:mm:ss", "grouped",
+        tickets=(("ticket_id", "工单编号"), ("community", "项目名称"), ("building", "楼栋"),
+                 ("unit", "房号"), ("reporter_name", "报事人"), ("reporter_phone", "联系电话"),
+                 ("channel", "报事渠道"), ("type", "工单类型"), ("category", "报事类别"),
+                 ("description", "报事内容"), ("priority", "紧急程度"),
+                 ("created_at", "报事时间"), ("first_response_at", "派单时间"),
+                 ("resolved_at", "完成时间"), ("closed_at", "关闭时间"), ("status", "工单状态"),
+                 ("satisfaction", "回访满意度"), ("reopened", "返工次数")),
+        bills=(("bill_id", "账单编号"), ("community", "项目名称"), ("building", "楼栋"),
+               ("unit", "房号"), ("fee_item", "收费项目"), ("period", "计费周期"),
+               ("due_date", "应收日期"), ("amount_due", "应收金额")),
+        payments=(("payment_id", "收款单号"), ("bill_id", "账单编号"), ("community", "项目名称"),
+                  ("building", "楼栋"), ("unit", "房号"), ("fee_item", "收费项目"),
+                  ("period", "计费周期"), ("paid_at", "收款时间"), ("amount", "实收金额"),
+                  ("method", "收款方式")),
+        type_labels=_TYPE_LABELS, category_labels=_CATEGORY_LABELS,
+        priority_labels=("一般", "紧急")),
+    _System(
+        ".csv", "gbk", True, False, "zh", "zh", "plain",
+        tickets=(("ticket_id", "单号"), ("community", "小区名称"), ("building", "楼号"),
+                 ("unit", "房屋编号"), ("reporter_name", "联系人"), ("reporter_phone", "手机号"),
+                 ("type", "报事类型"), ("category", "问题类别"), ("description", "问题描述"),
+                 ("priority", "优先级"), ("created_at", "报修时间"),
+                 ("first_response_at", "接单时间"), ("resolved_at", "处理完成时间"),
+                 ("closed_at", "回访时间"), ("status", "状态"), ("satisfaction", "满意度"),
+                 ("reopened", "重开次数")),
+        bills=(("bill_id", "单据编号"), ("community", "小区名称"), ("building", "楼号"),
+               ("unit", "房屋编号"), ("fee_item", "费项"), ("period", "所属期间"),
+               ("due_date", "缴费截止日"), ("amount_due", "应缴金额")),
+        payments=(("payment_id", "收据编号"), ("bill_id", "单据编号"), ("community", "小区名称"),
+                  ("building", "楼号"), ("unit", "房屋编号"), ("fee_item", "费项"),
+                  ("period", "所属期间"), ("paid_at", "缴费时间"), ("amount", "收款金额"),
+                  ("method", "支付方式")),
+        type_labels=("维修", *_TYPE_LABELS[1:]),
+        category_labels=("水电维修", "电梯", "消防", "暖气", "安防", "保洁", "绿化", "车辆",
+                         "噪声", "公共区域", "其他"),
+        priority_labels=("普通", "加急")),
+    _System(
+        ".xlsx", "", False, False, "", "", "",
+        tickets=(("ticket_id", "工单号"), ("community", "项目"), ("building", "楼栋名称"),
+                 ("unit", "房间号"), ("reporter_name", "业主姓名"), ("reporter_phone", "电话"),
+                 ("channel", "报事渠道"), ("type", "工单类型"), ("category", "报修类别"),
+                 ("description", "内容描述"), ("priority", "紧急程度"),
+                 ("created_at", "创建时间"), ("first_response_at", "响应时间"),
+                 ("resolved_at", "完成时间"), ("closed_at", "关闭时间"), ("status", "工单状态"),
+                 ("satisfaction", "评价"), ("reopened", "返工次数")),
+        bills=(("bill_id", "应收编号"), ("community", "项目"), ("building", "楼栋"),
+               ("unit", "房号"), ("fee_item", "收费项目"), ("period", "账期"),
+               ("due_date", "应收日期"), ("amount_due", "应收金额")),
+        payments=(("payment_id", "流水号"), ("bill_id", "应收编号"), ("community", "项目"),
+                  ("building", "楼栋"), ("unit", "房号"), ("fee_item", "收费项目"),
+                  ("period", "账期"), ("paid_at", "收款日期"), ("amount", "实收金额"),
+                  ("method", "收款方式")),
+        type_labels=_TYPE_LABELS,
+        category_labels=("水电", "电梯", "消防", "供暖", "门禁", "环境卫生", "绿化", "停车", "噪音",
+                         "公共设施", "其他"),
+        priority_labels=("正常", "紧急")),
+    _System(
+        ".csv", "utf-8", False, True, "iso", "hms", "yuan",
+        tickets=(("ticket_id", "工单编号"), ("community", "项目名称"), ("building", "楼栋"),
+                 ("unit", "房号"), ("reporter_name", "报事人"), ("reporter_phone", "联系电话"),
+                 ("type", "工单类型"), ("description", "报事内容"), ("priority", "紧急程度"),
+                 ("created_at", "报事时间"), ("first_response_at", "派单时间"),
+                 ("resolved_at", "完成时间"), ("closed_at", "回访时间"), ("status", "工单状态"),
+                 ("satisfaction", "回访满意度"), ("reopened", "返工次数")),
+        bills=(("bill_id", "账单编号"), ("community", "项目名称"), ("building", "楼栋"),
+               ("unit", "房号"), ("fee_item", "收费项目"), ("period", "计费周期"),
+               ("due_date", "应缴日期"), ("amount_due", "应收金额")),
+        payments=(("payment_id", "收款单号"), ("bill_id", "账单编号"), ("community", "项目名称"),
+                  ("building", "楼栋"), ("unit", "房号"), ("fee_item", "收费项目"),
+                  ("period", "计费周期"), ("paid_at", "缴费时间"), ("amount", "实收金额")),
+        type_labels=_TYPE_LABELS, category_labels=_CATEGORY_LABELS,
+        priority_labels=("一般", "紧急")),
+)
+
+# 报事内容 as a service desk types it. A system with no category column leaves the
+# category to the profile's keyword rules, so every description here names its kind
+# of trouble with a word of those rules, and the rules find the same category the
+# generator meant; descriptions of the "other" category name none. Phrases that
+# already do are kept as they are.
+_FREE_TEXT = {
+    # plumbing_electric
+    "卫生间地漏返臭": "卫生间下水返臭",
+    "地漏返水": "地漏返水，下水不畅",
+    "排水不畅多次报修": "下水不畅多次报修",
+    "地下室进水需要抽水": "地下室进水，下水不畅需要抽水",
+    "电费充值咨询": "电表充值后仍停电咨询",
+    "水表读数咨询": "入户水管水表读数咨询",
+    "维修师傅迟迟未上门": "漏水报修后师傅迟迟未上门",
+    "水表冻裂": "水表冻裂漏水",
+    "配电箱冒烟": "配电箱冒烟跳闸",
+    # fire
+    "安全出口指示灯不亮": "消防安全出口指示灯不亮",
+    "楼道堆放杂物": "楼道堆放杂物占用消防通道",
+    "楼道有烟味": "楼道有烟味，请消防检查",
+    # security
+    "访客登记咨询": "访客门禁登记咨询",
+    "建议加强夜间巡逻": "建议加强夜间巡逻和监控",
+    "夜间巡逻不到位": "夜间巡逻和监控不到位",
+    "外卖快递随意进小区": "外卖快递随意进出门禁",
+    "单元门锁损坏无法进出": "单元门禁锁损坏无法进出",
+    "外来人员随意进出": "外来人员随意进出门禁",
+    # parking
+    "消防通道乱停车": "楼前通道乱停车",
+    "外来车辆乱停": "外来车辆乱停车",
+    "访客车辆登记咨询": "访客停车登记咨询",
+    "访客车辆堵塞通道": "访客车辆占道停车",
+    "建议增加充电桩": "建议增加充电车位",
+    "电动车充电位不足": "电动车充电车位不足",
+    # noise
+    "楼下深夜喧哗": "楼下深夜喧哗扰民",
+    "节日聚会深夜喧哗": "节日聚会深夜吵闹",
+    "烟花燃放规定咨询": "燃放烟花噪音规定咨询",
+    "装修施工时间咨询": "装修噪音时段咨询",
+    # cleaning
+    "楼前落叶堆积": "楼前落叶堆积无人清扫",
+    "宠物粪便无人清理": "宠物粪便无人清理，影响环境卫生",
+    "楼道打扫得很干净": "保洁打扫得很干净",
+    "积雪未及时清理": "积雪未及时清扫",
+    "单元门口结冰": "单元门口结冰未清扫",
+    "建议及时撒融雪剂": "建议保洁及时撒融雪剂",
+    "路面结冰湿滑": "路面结冰湿滑，需要清扫",
+    "落叶堵塞雨水口": "雨水口落叶未清扫",
+    "楼道有小广告": "楼道有小广告影响卫生",
+    "屋檐冰溜子需清除": "屋檐冰溜子需保洁清除",
+    "屋檐冰溜子有坠落风险": "屋檐冰溜子有坠落风险，请保洁清除",
+    # greening
+    "枯枝需清理": "树木枯枝需清理",
+    "断枝压到车辆": "树木断枝压到车辆",
+    "喷灌管漏水": "绿化喷灌管破损",
+    "建议补种绿植": "建议补种绿化植物",
+    # heating
+    "室温不达标": "供暖室温不达标",
+    # facilities
+    "楼道灯不亮": "楼道照明设施不亮",
+    "楼道灯反复不亮": "楼道照明设施反复损坏",
+    "路灯不亮": "路灯损坏不亮",
+    "单元门闭门器损坏": "单元门闭门器等设施损坏",
+    "单元门被风吹坏": "单元门窗被风吹坏",
+    "单元门反复损坏": "单元门窗反复损坏",
+    "地砖松动": "路面地砖松动",
+    "信报箱损坏": "信报箱设施损坏",
+    "楼道窗户玻璃破损": "楼道门窗玻璃破损",
+    "健身器材损坏": "健身设施损坏",
+    "建议增加休闲座椅": "建议增加休闲座椅等设施",
+    "建议加装无障碍扶手": "建议加装无障碍扶手设施",
+    "同一问题多次报修未解决": "同一公共设施问题多次报修未解决",
+    "大堂空调不制冷": "大堂空调设施不制冷",
+    "公共区域空调不制冷": "公共区域空调设施不制冷",
+    "大堂空调温度太高": "大堂空调设施温度太高",
+    "会所空调漏水": "会所空调设施滴水",
+    "水泵房水泵故障": "水泵房设施故障",
+    "水泵故障高层停水": "水泵设施故障，高层供水中断",
+    "地下车库排风扇不转": "地下车库排风设施不转",
+    "台风刮坏楼道窗户": "台风刮坏楼道门窗",
+    "雨棚被吹落": "单元雨棚设施被吹落",
+    "围挡被吹倒": "围挡设施被吹倒",
+    "广告牌松动": "外墙广告牌松动",
+    "空调外机支架松动": "外墙空调外机支架松动",
+    "玻璃被吹碎有坠落风险": "门窗玻璃被吹碎有坠落风险",
+    "台风后清理不及时": "台风后路面清理不及时",
+    "屋顶漏水": "屋顶及外墙雨天渗水",
+    "窗台渗水": "门窗窗台渗水",
+    "地下室渗水": "地下室外墙渗水",
+    "雨水井堵塞积水": "雨水井不通畅，路面积水",
+    "雨后小区积水严重": "雨后小区路面积水严重",
+    "地下车库积水": "地下车库路面积水",
+    "地下车库进水": "地下车库进水，路面积水",
+    "电梯井进水": "设备井进水，公共设施受损",
+    "楼顶防水层反复渗漏": "楼顶外墙防水层反复渗漏",
+}
+_FREE_PHRASES = pa.array([_FREE_TEXT.get(text, text) for text in _PHRASES.to_pylist()])
+
+
+@functools.cache
+def _clock_table(style: str) -> pa.Array:
+    """Every second of a day as a system prints it."""
+    if style == "hms":
+        return _clock()
+    second = np.arange(_DAY)
+    hour, minute, sec = _str(second // 3600), _str(second // 60 % 60), _str(second % 60)
+    if style == "zh":
+        return pc.binary_join_element_wise(hour, "时", minute, "分", sec, "秒", "")
+    return pc.binary_join_element_wise(
+        hour, pc.utf8_lpad(minute, 2, "0"), pc.utf8_lpad(sec, 2, "0"), ":")
+
+
+def _day_table(days: np.ndarray, style: str) -> tuple[pa.Array, int]:
+    """Every day from the first to the last of ``days`` in one style, and the first day."""
+    if style == "iso":
+        return _day_texts(days)
+    low = int(days.min()) if len(days) else 0
+    high = int(days.max()) if len(days) else 0
+    span = np.arange(low, high + 1).astype("datetime64[D]")
+    months = span.astype("datetime64[M]")
+    year = _str(months.astype(np.int64) // 12 + 1970)
+    month = _str(months.astype(np.int64) % 12 + 1)
+    day = _str((span - months.astype("datetime64[D]")).astype(np.int64) + 1)
+    if style == "zh":
+        return pc.binary_join_element_wise(year, "年", month, "月", day, "日", ""), low
+    return pc.binary_join_element_wise(year, month, day, "/"), low
+
+
+def _styled_timestamps(seconds: np.ndarray, day: str, clock: str) -> pa.Array:
+    """Naive local seconds in one system's shape, always with the seconds (so lossless);
+    empty where negative (missing)."""
+    missing = seconds < 0
+    days = seconds // _DAY
+    table, low = _day_table(days[~missing], day)
+    day_text = pc.take(table, pa.array(np.where(missing, 0, days - low), mask=missing))
+    return pc.binary_join_element_wise(
+        day_text, pc.take(_clock_table(clock), pa.array(seconds % _DAY)), " ")
+
+
+def _grouped(yuan: np.ndarray) -> pa.Array:
+    """Whole yuan with thousands separators: 1234567 -> "1,234,567"."""
+    groups = np.ones(len(yuan), dtype=np.int64)
+    rest = yuan // 1000
+    while (rest > 0).any():
+        groups += rest > 0
+        rest //= 1000
+    text = _str(yuan // 1000 ** (groups - 1))
+    for j in range(int(groups.max(initial=1)) - 2, -1, -1):
+        three = pc.utf8_lpad(_str(yuan // 1000**j % 1000), 3, "0")
+        text = pc.if_else(pa.array(groups - 1 > j), pc.binary_join_element_wise(text, three, ","),
+                          text)
+    return text
+
+
+def _styled_money(fen: np.ndarray, style: str) -> pa.Array:
+    """``plain`` 1234.50, ``grouped`` 1,234.50, ``yuan`` ¥1,234.50; a leading minus for
+    refunds; from integer fen, like the canonical amounts."""
+    if style == "plain":
+        return _money(fen)
+    fen = np.asarray(fen, dtype=np.int64)
+    whole = np.abs(fen)
+    text = pc.binary_join_element_wise(
+        _grouped(whole // 100), pc.take(_cents(), pa.array(whole % 100)), ".")
+    if style == "yuan":
+        text = pc.binary_join_element_wise("¥", text, "")
+    if (fen < 0).any():
+        text = pc.if_else(pa.array(fen < 0), pc.binary_join_element_wise("-", text, ""), text)
+    return text
+
+
+def _status(t: _Tickets) -> np.ndarray:
+    """工单状态 on the export day, index into _STATUS_LABELS."""
+    return np.select([t.cancelled, t.closed >= 0, t.resolved >= 0, t.response >= 0],
+                     [0, 1, 2, 3], 4)
+
+
+def _zh_ticket_fields(t: _Tickets, comm: _Community, code: str, system: _System,
+                      rng: np.random.Generator) -> dict[str, pa.Array | list]:
+    n = len(t.created)
+    return {
+        "ticket_id": _ticket_ids(t, code),
+        "community": _const(comm.public.id, n),
+        "building": _take(comm.building_names, comm.building_of[t.household], t.show_building),
+        "unit": _take(comm.units, t.household, t.show_unit),
+        "reporter_name": _take(comm.names, t.household),
+        "reporter_phone": _take(comm.phones, t.household),
+        "channel": _take(pa.array(_CHANNELS), np.searchsorted(_CHANNEL_CUM, rng.random(n))),
+        "type": _take(pa.array(system.type_labels), t.type),
+        "category": _take(pa.array(system.category_labels), t.category),
+        "description": _take(_FREE_PHRASES, t.phrase),
+        "priority": _take(pa.array(system.priority_labels), t.urgent.astype(np.int64)),
+        "created_at": system.times(t.created),
+        "first_response_at": system.times(t.response),
+        "resolved_at": system.times(t.resolved),
+        "closed_at": system.times(t.closed),
+        "status": _take(pa.array(_STATUS_LABELS), _status(t)),
+        "satisfaction": _take(pa.array(_RATING_LABELS), t.satisfaction, t.satisfaction > 0),
+        "reopened": system.counts(t.reopened),
+    }
+
+
+def _zh_bill_fields(b: _Bills, comm: _Community, first_id: int,
+                    system: _System) -> dict[str, pa.Array | list]:
+    return {
+        "bill_id": _ids("ZD", first_id + np.arange(len(b.due))),
+        "community": _const(comm.public.id, len(b.due)),
+        "building": _take(comm.building_names, comm.building_of[b.household]),
+        "unit": _take(comm.units, b.household),
+        "fee_item": _take(pa.array(FEE_ITEMS), b.item),
+        "period": _take(pa.array(b.periods), b.period),
+        "due_date": system.dates(b.due),
+        "amount_due": system.money(b.amount),
+    }
+
+
+def _zh_payment_fields(p: _Payments, b: _Bills, comm: _Community, first_bill_id: int,
+                       first_id: int, unknown: int | None, system: _System,
+                       rng: np.random.Generator) -> dict[str, pa.Array | list]:
+    """Payments with their bill's number, and the bill's house, fee and period besides."""
+    household = b.household[p.bill]
+    return {
+        "payment_id": _ids("SK", first_id + np.arange(len(p.paid))),
+        "bill_id": _payment_bill_ids(p, first_bill_id, unknown),
+        "community": _const(comm.public.id, len(p.paid)),
+        "building": _take(comm.building_names, comm.building_of[household]),
+        "unit": _take(comm.units, household),
+        "fee_item": _take(pa.array(FEE_ITEMS), b.item[p.bill]),
+        "period": _take(pa.array(b.periods), b.period[p.bill]),
+        "paid_at": system.times(p.paid),
+        "amount": system.money(p.amount),
+        "method": _take(pa.array(_PAY_METHODS),
+                        np.searchsorted(_PAY_METHOD_CUM, rng.random(len(p.paid)))),
+    }
+
+
+def _write_csv_export(path: Path, system: _System, headers: list[str],
+                      columns: list[pa.Array]) -> None:
+    buffer = io.BytesIO()
+    pacsv.write_csv(pa.table(columns, names=headers), buffer, write_options=pacsv.WriteOptions(
+        include_header=False, quoting_style="needed" if system.quote_all else "none"))
+    data = (",".join(headers) + "\n").encode() + buffer.getvalue()
+    if system.crlf:
+        data = data.replace(b"\n", b"\r\n")  # no value holds a line break
+    if system.encoding == "gbk":
+        data = data.decode("utf-8").encode("gbk")
+    elif system.encoding == "utf-8-sig":
+        data = b"\xef\xbb\xbf" + data
+    path.write_bytes(data)
+
+
+def _write_xlsx_export(path: Path, sheet: str, headers: list[str], columns: list,
+                       saved: datetime) -> None:
+    """One sheet, written row by row in openpyxl's streaming mode, with real date cells.
+
+    openpyxl stamps the workbook's modified time and every zip entry with the
+    current time; both are set to ``saved`` (the export moment, UTC) so that the
+    same arguments give the same bytes.
+    """
+    from openpyxl import Workbook
+    from openpyxl.xml.functions import tostring
+
+    workbook = Workbook(write_only=True)
+    worksheet = workbook.create_sheet(sheet)
+    worksheet.append(headers)
+    rows = [c.to_pylist() if isinstance(c, pa.Array) else c for c in columns]
+    for row in zip(*rows, strict=True):
+        worksheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    workbook.properties.created = workbook.properties.modified = saved
+    core = tostring(workbook.properties.to_tree())
+    with zipfile.ZipFile(buffer) as source, \
+            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=saved.timetuple()[:6])
+            entry.compress_type, entry.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
+            target.writestr(entry, core if info.filename == "docProps/core.xml"
+                            else source.read(info.filename))
+
+
+class _ZhSink:
+    """Each community's exports in its own folder, as its system writes them."""
+
+    profile = "zh-generic"
+
+    def __init__(self, exports: Path, seed: int, saved: datetime) -> None:
+        self.exports, self.seed, self.saved = exports, seed, saved
+        self.rows = dict.fromkeys(_TABLES, 0)
+        self.paths: dict[str, list[Path]] = {table: [] for table in _TABLES}
+
+    def write(self, comm: _Community, code: str, tickets: _Tickets, bills: _Bills,
+              payments: _Payments, unknown: int | None) -> None:
+        system = _SYSTEMS[comm.index % len(_SYSTEMS)]
+        rng = _rng(self.seed, comm.index, _EXTRAS)
+        first_bill = self.rows["bills"] + 1
+        fields = {
+            "tickets": _zh_ticket_fields(tickets, comm, code, system, rng),
+            "bills": _zh_bill_fields(bills, comm, first_bill, system),
+            "payments": _zh_payment_fields(payments, bills, comm, first_bill,
+                                           self.rows["payments"] + 1, unknown, system, rng),
+        }
+        folder = self.exports / comm.public.name
+        folder.mkdir(parents=True, exist_ok=True)
+        for table in _TABLES:
+            layout = getattr(system, table)
+            headers = [header for _, header in layout]
+            columns = [fields[table][name] for name, _ in layout]
+            path = folder / f"{_FILE_NAMES[table]}{system.suffix}"
+            if system.excel:
+                _write_xlsx_export(path, _FILE_NAMES[table], headers, columns, self.saved)
+            else:
+                _write_csv_export(path, system, headers, columns)
+            self.rows[table] += len(tickets.created) if table == "tickets" else \
+                len(bills.due) if table == "bills" else len(payments.paid)
+            self.paths[table].append(path)
+
+    def close(self) -> None:
+        pass
+
+    def prune(self) -> None:
+        """Remove exports an earlier, larger run left here: the config's globs would read them."""
+        written = {path for paths in self.paths.values() for path in paths}
+        for name in _FILE_NAMES.values():
+            for suffix in _ZH_SUFFIXES:
+                for path in self.exports.glob(f"*/{name}{suffix}"):
+                    if path not in written:
+                        path.unlink()
+                        with contextlib.suppress(OSError):
+                            path.parent.rmdir()  # only when now empty
+
+    def result(self) -> tuple[dict[str, list[Path]], dict[str, list[str]]]:
+        return self.paths, {table: list(p) for table, p in _ZH_PATTERNS.items()}
+
+
+class _CanonicalSink:
+    """One CSV file per table for all communities, in the canonical profile."""
+
+    profile = "canonical"
+
+    def __init__(self, exports: Path) -> None:
+        self.exports = exports
+        self.outs = {"tickets": _CsvOut(exports / "tickets.csv", TICKET_COLUMNS),
+                     "bills": _CsvOut(exports / "bills.csv", BILL_COLUMNS),
+                     "payments": _CsvOut(exports / "payments.csv", PAYMENT_COLUMNS)}
+
+    @property
+    def rows(self) -> dict[str, int]:
+        return {name: out.rows for name, out in self.outs.items()}
+
+    def write(self, comm: _Community, code: str, tickets: _Tickets, bills: _Bills,
+              payments: _Payments, unknown: int | None) -> None:
+        first_bill = self.outs["bills"].rows + 1
+        self.outs["tickets"].write(_ticket_table(tickets, comm, code))
+        self.outs["bills"].write(_bill_table(bills, comm, first_bill))
+        self.outs["payments"].write(_payment_table(payments, first_bill,
+                                                   self.outs["payments"].rows + 1, unknown))
+
+    def close(self) -> None:
+        for out in self.outs.values():
+            out.close()
+
+    def result(self) -> tuple[dict[str, Path], dict[str, list[str]]]:
+        return ({name: out.path for name, out in self.outs.items()},
+                {name: [f"exports/{out.path.name}"] for name, out in self.outs.items()})
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -1247,22 +1795,38 @@ _TICKET_DEFECTS = ("duplicate_ticket_rows", "ticket_missing_created_at",
 
 def generate_sample(out_dir: Path, *, seed: int = 7, communities: int = 4, months: int = 24,
                     scale: float = 1.0, last_month: Month | None = None,
-                    timezone: str = "Asia/Shanghai") -> SampleSet:
-    """Write ``exports/tickets.csv``, ``bills.csv`` and ``payments.csv`` under ``out_dir``.
+                    timezone: str = "Asia/Shanghai", style: str = "zh-generic") -> SampleSet:
+    """Write the exports of ``communities`` communities under ``out_dir/exports``.
+
+    ``style="canonical"`` writes ``tickets.csv``, ``bills.csv`` and ``payments.csv``
+    in the built-in canonical profile (what tests of the metrics and the benchmarks
+    read). ``style="zh-generic"`` (the demo's) writes each community's exports as its
+    company system would, to ``exports/<community name>/工单|账单|收款.csv|xlsx``, for
+    the built-in ``zh-generic`` profile: Chinese headers and labels, a different date
+    and money shape per system, one system in GBK, one in Excel workbooks, one with
+    no category column. Both styles hold the same events for the same arguments:
+    read through their profiles they give the same canonical rows, except the
+    descriptions (see ``_FREE_TEXT``).
 
     The data covers ``months`` months ending with ``last_month`` (default: the last
     complete month in ``timezone``) and looks like an export taken at 08:00 on the
     day after: nothing at or after that moment is in it. Times are naive local
     times of ``timezone``; ``scale`` multiplies households, and so tickets and bills.
-    Raises ``ValueError`` for a negative seed, no communities, no months or scale <= 0.
+    Raises ``ValueError`` for a negative seed, no communities, no months, scale <= 0
+    or an unknown style.
     """
     if seed < 0 or communities < 1 or months < 1 or not scale > 0:
         raise ValueError("generate_sample needs seed >= 0, communities >= 1, months >= 1 "
                          "and scale > 0")
+    if style not in STYLES:
+        raise ValueError(f"generate_sample: style must be one of {', '.join(STYLES)}, "
+                         f"not {style!r}")
     if last_month is None:
         last_month = Month.last_complete(datetime.now(ZoneInfo(timezone)), timezone)
     first_month = last_month.shift(-(months - 1))
     cal = _Calendar.build(first_month, last_month)
+    after = last_month.shift(1).first_day
+    as_of = datetime(after.year, after.month, after.day, 8)
 
     plan_rng = _rng(seed, _DEFECTS_KEY)
     plan = {kind: np.bincount(plan_rng.integers(0, communities, count), minlength=communities)
@@ -1271,9 +1835,8 @@ def generate_sample(out_dir: Path, *, seed: int = 7, communities: int = 4, month
 
     exports = Path(out_dir) / "exports"
     exports.mkdir(parents=True, exist_ok=True)
-    outs = {"tickets": _CsvOut(exports / "tickets.csv", TICKET_COLUMNS),
-            "bills": _CsvOut(exports / "bills.csv", BILL_COLUMNS),
-            "payments": _CsvOut(exports / "payments.csv", PAYMENT_COLUMNS)}
+    saved = as_of.replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC).replace(tzinfo=None)
+    sink = _CanonicalSink(exports) if style == "canonical" else _ZhSink(exports, seed, saved)
     weather: dict[int, _Weather] = {}
     made: list[SampleCommunity] = []
     code_width = max(3, len(str(communities)))
@@ -1292,30 +1855,24 @@ def generate_sample(out_dir: Path, *, seed: int = 7, communities: int = 4, month
             tickets, done = _ticket_defects(tickets, wanted, rng)
             for kind, count in done.items():
                 defects[kind] += count
-            code = f"{index + 1:0{code_width}d}"
-            outs["tickets"].write(_ticket_table(tickets, comm, code))
 
             bills = _bills(cx, _rng(seed, index, _BILLS))
-            first_bill = outs["bills"].rows + 1
-            outs["bills"].write(_bill_table(bills, comm, first_bill))
             pay_rng = _rng(seed, index, _PAYMENTS)
             payments = _payments(cx, bills, pay_rng)
             unknown = None
             if plan["payment_unknown_bill"][index] and len(payments.paid):
                 unknown = int(pay_rng.integers(0, len(payments.paid)))
                 defects["payment_unknown_bill"] += 1
-            outs["payments"].write(_payment_table(payments, first_bill,
-                                                  outs["payments"].rows + 1, unknown))
+            sink.write(comm, f"{index + 1:0{code_width}d}", tickets, bills, payments, unknown)
     finally:
-        for out in outs.values():
-            out.close()
+        sink.close()
+    if isinstance(sink, _ZhSink):
+        sink.prune()
 
-    after = last_month.shift(1).first_day
+    paths, patterns = sink.result()
     return SampleSet(
-        exports_dir=exports, tickets=outs["tickets"].path, bills=outs["bills"].path,
-        payments=outs["payments"].path, communities=made, first_month=first_month,
-        last_month=last_month, as_of=datetime(after.year, after.month, after.day, 8),
-        rows={name: out.rows for name, out in outs.items()}, defects=defects,
+        exports_dir=exports, tickets=paths["tickets"], bills=paths["bills"],
+        payments=paths["payments"], communities=made, first_month=first_month,
+        last_month=last_month, as_of=as_of, rows=sink.rows, defects=defects,
+        profile=sink.profile, patterns=patterns,
     )
-
-

@@ -425,15 +425,17 @@ def test_missing_exports_are_said_in_one_line(drafts):
 def test_english_config_example_is_valid_and_english(tmp_path):
     community = SimpleNamespace(id="jinjiang", name="Jinjiang Garden", city="北京", households=600)
     text = environment("en").get_template("config.toml.j2").render(
-        timezone="Asia/Shanghai", communities=[community], tickets="exports/tickets.csv",
-        bills="exports/bills.csv", payments="exports/payments.csv")
+        timezone="Asia/Shanghai", communities=[community], profile="zh-generic",
+        tickets=["exports/*/工单.*"], bills=["exports/*/账单.*"], payments=["exports/*/收款.*"])
     config = config_from_dict(tomllib.loads(text), tmp_path)
     assert config.language == "en"
     assert config.portfolio.name == "Example Property Services Co."
     assert config.community("jinjiang").households == 600
+    assert config.sources.profile == "zh-generic"
+    assert config.sources.tickets == ["exports/*/工单.*"]
     comments = [line.split("#", 1)[1] for line in text.splitlines() if "#" in line]
     assert comments and not any(CJK.search(c) for c in comments)
     zh = environment("zh").get_template("config.toml.j2").render(
-        timezone="Asia/Shanghai", communities=[community], tickets="t.csv", bills="b.csv",
-        payments="p.csv")
+        timezone="Asia/Shanghai", communities=[community], profile="canonical",
+        tickets=["t.csv"], bills=["b.csv", "b2.csv"], payments=["p.csv"])
     assert _key_paths(tomllib.loads(zh)) == _key_paths(tomllib.loads(text))

@@ -1,20 +1,33 @@
-"""The sample exports: canonical format, determinism, and the stories they must tell.
+"""The sample exports: both styles, determinism, and the stories they must tell.
 
-The files are read back with pandas as plain text, cell by cell, so the tests
-see what the pipeline's ``canonical`` profile will see.
+The canonical files are read back with pandas as plain text, cell by cell, so
+the tests see what the pipeline's ``canonical`` profile will see; the stories
+are checked on them. The ``zh-generic`` exports (the demo's) are checked for
+what makes them real-world (encodings, Excel, shapes, labels) and then read by
+the real ingest, which must give the canonical rows and figures back.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import openpyxl
 import pandas as pd
 import pytest
+from openpyxl.utils import get_column_letter
 
+from yuebao.config import config_from_dict, load_config
 from yuebao.months import Month
+from yuebao.profile import load_profile
+from yuebao.schema import KEYS
+from yuebao.tasks import sample_data
+from yuebao.tasks.ingest import Ingested, ingest
+from yuebao.tasks.metrics import build_scope, month_metrics
+from yuebao.tasks.sample_config import write_sample_config
 from yuebao.tasks.sample_data import (
     BILL_COLUMNS,
     CATEGORIES,
@@ -72,7 +85,8 @@ class Data:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Data:
     out = tmp_path_factory.mktemp("sample")
-    return Data(generate_sample(out, last_month=LAST))  # the defaults the demo uses
+    # The demo's defaults, in the canonical style (the same events as the demo's exports).
+    return Data(generate_sample(out, last_month=LAST, style="canonical"))
 
 
 # --------------------------------------------------------------------------- format
@@ -81,6 +95,9 @@ def data(tmp_path_factory) -> Data:
 def test_files_and_header_rows_are_exactly_the_canonical_fields(data):
     sample = data.sample
     assert sample.exports_dir == sample.tickets.parent
+    assert sample.profile == "canonical"
+    assert sample.patterns == {t: [f"exports/{t}.csv"] for t in ("tickets", "bills", "payments")}
+    assert sample.files("bills") == [sample.bills]
     expected = {sample.tickets: TICKET_COLUMNS, sample.bills: BILL_COLUMNS,
                 sample.payments: PAYMENT_COLUMNS}
     for path, columns in expected.items():
@@ -170,7 +187,8 @@ def test_defects_are_few_fixed_and_reported(data):
 
 
 def test_same_arguments_give_identical_bytes(tmp_path):
-    args = {"seed": 11, "communities": 2, "months": 3, "scale": 0.2, "last_month": LAST}
+    args = {"seed": 11, "communities": 2, "months": 3, "scale": 0.2, "last_month": LAST,
+            "style": "canonical"}
     one = generate_sample(tmp_path / "one", **args)
     two = generate_sample(tmp_path / "two", **args)
     other = generate_sample(tmp_path / "other", **{**args, "seed": 12})
@@ -181,14 +199,14 @@ def test_same_arguments_give_identical_bytes(tmp_path):
 
 
 def test_a_community_does_not_depend_on_how_many_are_generated(tmp_path):
-    args = {"seed": 3, "months": 2, "scale": 0.2, "last_month": LAST}
+    args = {"seed": 3, "months": 2, "scale": 0.2, "last_month": LAST, "style": "canonical"}
     few = _read(generate_sample(tmp_path / "few", communities=1, **args).bills)
     more = _read(generate_sample(tmp_path / "more", communities=3, **args).bills)
     assert few.equals(more[more["community"] == "jinjiang"].reset_index(drop=True))
 
 
 def test_default_last_month_is_the_last_complete_month(tmp_path):
-    sample = generate_sample(tmp_path, months=1, communities=1, scale=0.05)
+    sample = generate_sample(tmp_path, months=1, communities=1, scale=0.05, style="canonical")
     now = datetime.now(ZoneInfo("Asia/Shanghai"))
     assert sample.last_month in {Month.last_complete(now, "Asia/Shanghai"),
                                  Month.containing(now, "Asia/Shanghai").shift(-2)}
@@ -197,7 +215,7 @@ def test_default_last_month_is_the_last_complete_month(tmp_path):
 
 
 @pytest.mark.parametrize("bad", [{"communities": 0}, {"months": 0}, {"scale": 0.0},
-                                 {"seed": -1}])
+                                 {"seed": -1}, {"style": "excel"}])
 def test_bad_arguments_are_refused(tmp_path, bad):
     with pytest.raises(ValueError):
         generate_sample(tmp_path, last_month=LAST, **bad)
@@ -221,7 +239,8 @@ def test_default_communities_span_climate_zones_and_billing_cycles(data):
 
 
 def test_more_communities_get_unique_ids_and_further_cities(tmp_path):
-    sample = generate_sample(tmp_path, communities=14, months=1, scale=0.05, last_month=LAST)
+    sample = generate_sample(tmp_path, communities=14, months=1, scale=0.05, last_month=LAST,
+                             style="canonical")
     ids = [c.id for c in sample.communities]
     assert len(set(ids)) == 14 and len({c.name for c in sample.communities}) == 14
     assert {c.city for c in sample.communities} >= {
@@ -232,7 +251,7 @@ def test_more_communities_get_unique_ids_and_further_cities(tmp_path):
 
 
 def test_scale_multiplies_rows(tmp_path):
-    args = {"communities": 2, "months": 4, "last_month": LAST}
+    args = {"communities": 2, "months": 4, "last_month": LAST, "style": "canonical"}
     small = generate_sample(tmp_path / "small", scale=1.0, **args).rows
     large = generate_sample(tmp_path / "large", scale=3.0, **args).rows
     for table in ("tickets", "bills", "payments"):
@@ -401,3 +420,264 @@ def test_long_arrears_exist(data):
     households = data.bills[["community", "unit"]].drop_duplicates()
     in_long_arrears = never_paid_old[["community", "unit"]].drop_duplicates()
     assert 0.02 <= len(in_long_arrears) / len(households) <= 0.06
+
+
+# --------------------------------------------------------------------------- zh-generic style
+
+ZH_ARGS = {"seed": 5, "communities": 4, "months": 3, "scale": 0.3, "last_month": LAST}
+TABLE_FILES = {"tickets": "工单", "bills": "账单", "payments": "收款"}
+# Community folder -> suffix of its system's files.
+SYSTEMS = {"锦江小区": ".csv", "松花苑": ".csv", "浦江花园": ".xlsx", "南山雅苑": ".csv"}
+TIMEZONE = "Asia/Shanghai"
+
+
+@dataclass
+class ZhData:
+    out: Path
+    sample: SampleSet
+    canonical: SampleSet
+    ingested: Ingested
+    canonical_ingested: Ingested
+
+    def path(self, community: str, table: str) -> Path:
+        return self.out / "exports" / community / f"{TABLE_FILES[table]}{SYSTEMS[community]}"
+
+    def csv(self, community: str, table: str, encoding: str = "utf-8-sig") -> pd.DataFrame:
+        """A CSV export read by pandas alone, not by yuebao's reader."""
+        return pd.read_csv(self.path(community, table), dtype=str, keep_default_na=False,
+                           encoding=encoding)
+
+
+@pytest.fixture(scope="module")
+def zh(tmp_path_factory) -> ZhData:
+    """The same arguments in both styles, each read by the real ingest with its profile."""
+    out = tmp_path_factory.mktemp("zh")
+    sample = generate_sample(out / "zh", **ZH_ARGS)  # zh-generic is the default
+    canonical = generate_sample(out / "canonical", style="canonical", **ZH_ARGS)
+    return ZhData(
+        out / "zh", sample, canonical,
+        ingest(sample.patterns, base_dir=out / "zh", timezone=TIMEZONE, profile="zh-generic"),
+        ingest(canonical.patterns, base_dir=out / "canonical", timezone=TIMEZONE,
+               profile="canonical"))
+
+
+def test_zh_generic_writes_each_communitys_exports_in_its_own_folder(zh):
+    sample = zh.sample
+    assert sample.profile == "zh-generic"
+    assert sample.patterns == {"tickets": ["exports/*/工单.*"], "bills": ["exports/*/账单.*"],
+                               "payments": ["exports/*/收款.*"]}
+    assert [c.name for c in sample.communities] == list(SYSTEMS)
+    for table in TABLE_FILES:
+        assert sample.files(table) == [zh.path(c, table) for c in SYSTEMS]
+        matched = sorted(p for pattern in sample.patterns[table]
+                         for p in zh.out.glob(pattern))
+        assert matched == sorted(sample.files(table)), table
+    assert sorted(p.name for p in (zh.out / "exports").iterdir()) == sorted(SYSTEMS)
+    # Same events as the canonical style: same rows and defects.
+    assert sample.rows == zh.canonical.rows
+    assert sample.defects == zh.canonical.defects
+
+
+def test_songhua_exports_really_are_gbk_and_the_others_utf8(zh):
+    for table in TABLE_FILES:
+        raw = zh.path("松花苑", table).read_bytes()
+        with pytest.raises(UnicodeDecodeError):
+            raw.decode("utf-8")
+        text = raw.decode("gbk")
+        assert "小区名称" in text.split("\r\n", 1)[0]
+        assert "songhua" in text
+        assert raw.count(b"\r\n") == raw.count(b"\n")  # a Windows system: CRLF
+        bom = zh.path("锦江小区", table).read_bytes()
+        assert bom.startswith(b"\xef\xbb\xbf")
+        bom.decode("utf-8")
+        plain = zh.path("南山雅苑", table).read_bytes()
+        assert not plain.startswith(b"\xef\xbb\xbf") and b"\r" not in plain
+        plain.decode("utf-8")
+
+
+def test_pujiang_exports_are_workbooks_with_real_date_cells(zh):
+    for table, (time_header, money_header) in {
+        "tickets": ("创建时间", None), "bills": ("应收日期", "应收金额"),
+        "payments": ("收款日期", "实收金额"),
+    }.items():
+        path = zh.path("浦江花园", table)
+        assert path.read_bytes()[:2] == b"PK"
+        workbook = openpyxl.load_workbook(path)
+        sheet = workbook.active
+        assert sheet.title == TABLE_FILES[table]
+        header = [cell.value for cell in sheet[1]]
+        dates = sheet[get_column_letter(header.index(time_header) + 1)][1:]
+        present = [cell for cell in dates if cell.value is not None]
+        assert present and all(cell.is_date for cell in present), table
+        assert all(isinstance(cell.value, datetime) for cell in present)
+        if money_header:
+            amounts = sheet[get_column_letter(header.index(money_header) + 1)][1:]
+            assert all(isinstance(cell.value, int | float) for cell in amounts)
+    assert zh.sample.rows["tickets"] == sum(
+        openpyxl.load_workbook(zh.path(c, "tickets")).active.max_row - 1
+        if SYSTEMS[c] == ".xlsx" else len(zh.csv(c, "tickets", _encoding(c)))
+        for c in SYSTEMS)
+
+
+def _encoding(community: str) -> str:
+    return "gbk" if community == "松花苑" else "utf-8-sig"
+
+
+def test_each_system_has_its_own_headers_labels_and_shapes(zh):
+    jinjiang, songhua, nanshan = (zh.csv(c, "tickets", _encoding(c))
+                                  for c in ("锦江小区", "松花苑", "南山雅苑"))
+    # Headers are the profile's alternatives, varied between systems.
+    assert "派单时间" in jinjiang.columns and "接单时间" in songhua.columns
+    assert "报事类别" in jinjiang.columns and "问题类别" in songhua.columns
+    assert not {"报事类别", "问题类别", "报修类别"} & set(nanshan.columns)  # free text only
+    # Time shapes, always with seconds.
+    shapes = {"锦江小区": r"\d{4}/\d{1,2}/\d{1,2} \d{1,2}:\d{2}:\d{2}",
+              "松花苑": r"\d{4}年\d{1,2}月\d{1,2}日 \d{1,2}时\d{1,2}分\d{1,2}秒",
+              "南山雅苑": r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"}
+    for frame, (name, shape), column in zip(
+            (jinjiang, songhua, nanshan), shapes.items(), ("报事时间", "报修时间", "报事时间"),
+            strict=True):
+        present = frame[column][frame[column] != ""]
+        assert present.str.fullmatch(shape).all(), name
+    # Labels in Chinese; cancelled tickets are 已取消, the rest a snapshot of the export day.
+    everyone = pd.concat([jinjiang["工单状态"], songhua["状态"], nanshan["工单状态"]])
+    assert set(everyone) <= {"已完成", "处理中", "待处理", "已取消", "已关闭"}
+    assert {"已取消", "已关闭"} <= set(everyone)
+    assert set(jinjiang["工单类型"]) <= {"报修", "投诉", "咨询", "建议", "表扬", "其他"}
+    assert "维修" in set(songhua["报事类型"])
+    assert set(jinjiang["紧急程度"]) == {"紧急", "一般"}
+    ratings = {"", "非常满意", "满意", "基本满意", "不满意", "非常不满意"}
+    assert set(jinjiang["回访满意度"]) <= ratings
+    assert "水电" in set(jinjiang["报事类别"])
+    assert set(jinjiang["项目名称"]) == {"jinjiang"} and set(songhua["小区名称"]) == {"songhua"}
+    # Money: thousands commas in one system, ¥ in another, plain in the GBK one.
+    bills = {c: zh.csv(c, "bills", _encoding(c)) for c in ("锦江小区", "松花苑", "南山雅苑")}
+    assert bills["锦江小区"]["应收金额"].str.fullmatch(r"\d{1,3}(,\d{3})*\.\d{2}").all()
+    assert bills["锦江小区"]["应收金额"].str.contains(",").any()
+    assert bills["南山雅苑"]["应收金额"].str.fullmatch(r"¥\d{1,3}(,\d{3})*\.\d{2}").all()
+    assert bills["松花苑"]["应缴金额"].str.fullmatch(r"\d+\.\d{2}").all()
+    assert bills["松花苑"]["缴费截止日"].str.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日").all()
+    refunds = zh.csv("南山雅苑", "payments")["实收金额"]
+    assert refunds.str.fullmatch(r"-?¥[\d,]+\.\d{2}").all()
+    # Payments name their bill, and their house and fee besides.
+    payments = zh.csv("锦江小区", "payments")
+    assert {"账单编号", "房号", "收费项目", "收款方式"} <= set(payments.columns)
+
+
+def test_zh_generic_ingests_with_row_accounting_equal_to_the_defects(zh):
+    defects = zh.sample.defects
+    assert defects == {"duplicate_ticket_rows": 5, "ticket_missing_created_at": 2,
+                       "ticket_resolved_before_created": 1, "payment_unknown_bill": 1}
+    assert zh.ingested.totals() == {
+        "tickets": {"read": zh.sample.rows["tickets"],
+                    "used": zh.sample.rows["tickets"] - defects["duplicate_ticket_rows"]
+                    - defects["ticket_missing_created_at"]
+                    - defects["ticket_resolved_before_created"],
+                    "quarantined": defects["ticket_missing_created_at"]
+                    + defects["ticket_resolved_before_created"],
+                    "duplicate": defects["duplicate_ticket_rows"]},
+        "bills": {"read": zh.sample.rows["bills"], "used": zh.sample.rows["bills"],
+                  "quarantined": 0, "duplicate": 0},
+        "payments": {"read": zh.sample.rows["payments"],
+                     "used": zh.sample.rows["payments"] - defects["payment_unknown_bill"],
+                     "quarantined": defects["payment_unknown_bill"], "duplicate": 0},
+    }
+    reasons = zh.ingested.quarantine.groupby(["code", "field"]).size().to_dict()
+    assert reasons == {("missing", "created_at"): defects["ticket_missing_created_at"],
+                       ("before_created", "resolved_at"):
+                           defects["ticket_resolved_before_created"],
+                       ("unknown_bill", "bill_id"): defects["payment_unknown_bill"]}
+    assert len(zh.ingested.files) == 12  # four communities, three tables
+    # Every label is one the profile knows: no unknown-label or dropped-rating notes.
+    assert zh.ingested.notes == []
+
+
+def test_the_keyword_community_gets_its_categories_from_the_descriptions(zh):
+    tickets = zh.ingested.tickets
+    nanshan = tickets[tickets["community"] == "nanshan"]
+    assert nanshan["category"].nunique() >= 5
+    assert (nanshan["category"] != "other").mean() > 0.5
+    profile = load_profile("zh-generic", zh.out)
+    words = [w for rule in profile.tickets.category_keywords.values() for w in rule]
+    descriptions = zh.csv("南山雅苑", "tickets")["报事内容"]
+    assert descriptions.str.contains("|".join(words)).mean() > 0.6
+
+
+def test_every_description_of_the_free_text_system_classifies_as_generated(tmp_path):
+    """The keyword rules of zh-generic, applied to every description the generator can
+    write, find the category it meant: that is what keeps the figures identical."""
+    rules = load_profile("zh-generic", tmp_path).tickets.category_keywords
+
+    def classify(text: str) -> str:
+        return next((code for code, words in rules.items() if any(w in text for w in words)),
+                    "other")
+
+    wrong = [(text, stream.category, classify(text))
+             for stream in sample_data._STREAMS for phrases in stream.phrases.values()
+             for text in (sample_data._FREE_TEXT.get(p, p) for p in phrases)
+             if classify(text) != stream.category]
+    assert wrong == []
+    phrases = {p for s in sample_data._STREAMS for ps in s.phrases.values() for p in ps}
+    assert set(sample_data._FREE_TEXT) <= phrases
+    for text in sample_data._FREE_TEXT.values():
+        text.encode("gbk")
+        assert "," not in text
+
+
+def test_both_styles_give_the_same_canonical_rows_and_the_same_metrics(zh):
+    for table in ("tickets", "bills", "payments"):
+        mine, theirs = getattr(zh.ingested, table), getattr(zh.canonical_ingested, table)
+        columns = [c for c in theirs.columns if c != "description"]
+        key = list(KEYS[table]) if table != "tickets" else ["community", "ticket_id"]
+        pd.testing.assert_frame_equal(
+            mine[columns].sort_values(key).reset_index(drop=True),
+            theirs[columns].sort_values(key).reset_index(drop=True), obj=table)
+    config = config_from_dict({"communities": [
+        {"id": c.id, "households": c.households, "city": c.city}
+        for c in zh.sample.communities]}, zh.out)
+    communities = [c.id for c in zh.sample.communities]
+    for month in zh.sample.first_month.range_to(zh.sample.last_month):
+        scope = build_scope(config, month, communities)
+        ours = month_metrics(zh.ingested.tickets, zh.ingested.bills, zh.ingested.payments,
+                             scope, zh.ingested.available)
+        theirs = month_metrics(zh.canonical_ingested.tickets, zh.canonical_ingested.bills,
+                               zh.canonical_ingested.payments, scope,
+                               zh.canonical_ingested.available)
+        assert ours == theirs, month
+        assert ours["_portfolio"]["tickets"]["created"] > 0
+
+
+def test_zh_generic_same_arguments_give_identical_bytes(tmp_path):
+    args = {"seed": 2, "communities": 4, "months": 2, "scale": 0.1, "last_month": LAST}
+    one = generate_sample(tmp_path / "one", **args)
+    two = generate_sample(tmp_path / "two", **args)
+    other = generate_sample(tmp_path / "other", **{**args, "seed": 3})
+    for table in TABLE_FILES:
+        for a, b, c in zip(one.files(table), two.files(table), other.files(table), strict=True):
+            assert a.read_bytes() == b.read_bytes(), a  # workbooks included
+            assert a.read_bytes() != c.read_bytes(), a
+    workbook = openpyxl.load_workbook(one.files("bills")[2])
+    assert workbook.properties.modified == datetime(2026, 11, 1, 0, 0)  # 08:00 in Shanghai
+
+
+def test_a_smaller_run_removes_the_exports_a_larger_one_left(tmp_path):
+    args = {"seed": 2, "months": 1, "scale": 0.05, "last_month": LAST}
+    generate_sample(tmp_path, communities=4, **args)
+    small = generate_sample(tmp_path, communities=2, **args)
+    found = sorted(p for pattern in small.patterns["tickets"] for p in tmp_path.glob(pattern))
+    assert found == sorted(small.files("tickets"))
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["松花苑", "锦江小区"]
+
+
+def test_the_sample_config_names_the_profile_and_the_globs(zh, tmp_path):
+    for language in ("zh", "en"):
+        path = write_sample_config(zh.sample, zh.out / f"yuebao-{language}.toml",
+                                   language=language)
+        sources = load_config(path).sources
+        assert sources.profile == "zh-generic"
+        assert sources.tickets == ["exports/*/工单.*"]
+        assert sources.payments == ["exports/*/收款.*"]
+    elsewhere = write_sample_config(zh.canonical, tmp_path / "yuebao.toml")
+    sources = load_config(elsewhere).sources
+    assert sources.profile == "canonical"
+    assert sources.bills == [(zh.canonical.exports_dir / "bills.csv").as_posix()]
