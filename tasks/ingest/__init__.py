@@ -70,15 +70,16 @@ def _per_bill_columns(profile: Profile) -> dict[str, list[str]] | None:
             "_last_paid_at": profile.per_bill.last_paid_at}
 
 
-def _available(files: dict[str, list], profile: Profile) -> frozenset[str]:
+def _available(columns: dict[str, list[dict[str, str]]], profile: Profile) -> frozenset[str]:
     """The tables exported, and the measured ticket fields some file provides.
 
     A KPI built on a field the company's system does not export (no response
-    time, no rating) is then null rather than a misleading 0.
+    time, no rating) is then null rather than a misleading 0. ``columns`` has,
+    per table read, each file's canonical field -> source column.
     """
-    provided = {field for f in files.get("tickets", []) for field in f.columns}
+    provided = {field for found in columns.get("tickets", []) for field in found}
     provided |= set(profile.tickets.constants)
-    return frozenset(files) | {f"tickets.{field}" for field in MEASURED if field in provided}
+    return frozenset(columns) | {f"tickets.{field}" for field in MEASURED if field in provided}
 
 
 def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
@@ -95,27 +96,38 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
     if sources.get("payments") and not sources.get("bills"):
         raise UsageError("sources.payments is set but sources.bills is not: "
                          "payments are tied to bills")
-    files = {
-        table: [read_source(path, base_dir, profile, table,
-                            per_bill if table == "bills" else None)
-                for path in find_exports(sources[table], base_dir, table)]
-        for table in TABLES if sources.get(table)
-    }
-    if per_bill and "bills" in files:
-        files["payments"] = payments_from_bills(files["bills"], profile)
+    found = {table: find_exports(sources[table], base_dir, table)
+             for table in TABLES if sources.get(table)}
 
+    # One table at a time, its files' text let go once the table is validated:
+    # the text of every export at once would be most of the run's peak memory.
     tables, quarantines, accounts, notes = {}, [], [], []
+    columns: dict[str, list[dict[str, str]]] = {}
+    shown: dict[str, dict[str, str]] = {}
+    bill_files: list | None = None
     for table in TABLES:
-        if table not in files:
+        if table == "payments" and per_bill and bill_files is not None:
+            files = payments_from_bills(bill_files, profile)
+            bill_files = None
+        elif table in found:
+            files = [read_source(path, base_dir, profile, table,
+                                 per_bill if table == "bills" else None)
+                     for path in found[table]]
+        else:
             tables[table] = empty_table(table, timezone)
             continue
+        if table == "bills" and per_bill:
+            bill_files = files
+        columns[table] = [f.columns for f in files]
+        shown.update({f.shown: f.columns for f in files})
         rows, quarantine, account, table_notes = validate_table(
-            table, files[table], Reader(profile, table, timezone), tables.get("bills"))
+            table, files, Reader(profile, table, timezone), tables.get("bills"))
+        del files
         tables[table] = rows
         quarantines.append(quarantine)
         accounts.append(account)
         notes += table_notes
-    if per_bill and "payments" in files:
+    if per_bill and "payments" in columns:
         notes.append({"code": "approximate_payments", "table": "payments"})
     return Ingested(
         tickets=tables["tickets"], bills=tables["bills"], payments=tables["payments"],
@@ -124,9 +136,9 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
         files=(pd.concat(accounts, ignore_index=True) if accounts
                else pd.DataFrame(columns=ACCOUNT_COLUMNS)),
         notes=notes,
-        available=_available(files, profile),
+        available=_available(columns, profile),
         approximate_payments=per_bill is not None,
-        columns={f.shown: f.columns for table in files.values() for f in table},
+        columns=shown,
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from yuebao.errors import UsageError
 from yuebao.profile import Profile, TableMap
@@ -34,7 +35,7 @@ class SourceFile:
 
     path: Path
     shown: str
-    rows: pd.DataFrame  # canonical fields, plus _file and _line
+    rows: pd.DataFrame  # canonical fields, plus _line
     source: pd.DataFrame  # the file's own columns, for quarantine.csv
     columns: dict[str, str]  # canonical field -> the source column it came from
 
@@ -70,13 +71,43 @@ def decode(data: bytes, declared: str, shown: str) -> str:
                      "set encoding in the profile or export it again as UTF-8")
 
 
-def _read_csv(data: bytes, mapping: TableMap, encoding: str, shown: str) -> pd.DataFrame:
-    if b"\x00" in data[:4096]:
-        raise UsageError(f"{shown}: not a table: the file is binary (an Excel file named .csv?)")
+def _valid_utf8(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8, checked by pyarrow without decoding it into a Python str."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    text = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _utf8(data: bytes, encoding: str, shown: str) -> bytes:
+    """The file as UTF-8 bytes without a BOM, as ``decode`` reads it.
+
+    A UTF-8 file (the usual case, and every large one) is passed on as it is;
+    only other encodings are decoded and encoded again.
+    """
+    if encoding in ("auto", "utf-8", "utf-8-sig"):
+        body = data[len(_BOM):] if data.startswith(_BOM) else data
+        if _valid_utf8(body):
+            # Empty means nothing but (Unicode) whitespace: any other character in the
+            # first 64 KiB settles it without decoding the whole file.
+            head = body[:65536].decode("utf-8", errors="ignore")
+            if not head.strip() and not body.decode("utf-8").strip():
+                raise UsageError(f"{shown}: the file is empty")
+            return body
     text = decode(data, encoding, shown)
     if not text.strip():
         raise UsageError(f"{shown}: the file is empty")
-    utf8 = io.BytesIO(text.encode("utf-8"))
+    return text.encode("utf-8")
+
+
+def _read_csv(data: bytes, mapping: TableMap, encoding: str, shown: str) -> pd.DataFrame:
+    if b"\x00" in data[:4096]:
+        raise UsageError(f"{shown}: not a table: the file is binary (an Excel file named .csv?)")
+    utf8 = io.BytesIO(_utf8(data, encoding, shown))
+    del data
     try:
         if mapping.header_row == 1:
             return pd.read_csv(utf8, dtype=str, keep_default_na=False, engine="pyarrow")
@@ -110,9 +141,38 @@ def read_table(path: Path, mapping: TableMap, encoding: str, shown: str) -> pd.D
     if not len(frame.columns):
         raise UsageError(f"{shown}: the file is empty")
     frame.columns = [str(c).strip() for c in frame.columns]
-    frame = frame.astype("str").apply(lambda column: column.str.strip())
+    frame = frame.astype("str").apply(
+        lambda column: column.str.strip() if _may_need_trim(column) else column)
     frame["_line"] = np.arange(len(frame)) + mapping.header_row + 1
     return frame
+
+
+# Bytes a cell may start or end with if it needs trimming: ASCII whitespace, and any
+# non-ASCII byte (Unicode spaces such as U+3000; CJK text is trimmed to be sure).
+_EDGE = np.zeros(256, dtype=bool)
+_EDGE[[9, 10, 11, 12, 13, 32]] = True
+_EDGE[128:] = True
+
+
+def _may_need_trim(column: pd.Series) -> bool:
+    """Whether a cell may start or end with whitespace, judged from the first and last
+    byte of every cell without copying the text (trimming a column copies it)."""
+    try:
+        chunks = column.array.__arrow_array__().chunks
+    except (AttributeError, TypeError):
+        return True
+    for chunk in chunks:
+        if chunk.type != pa.large_string():
+            return True
+        if chunk.buffers()[2] is None:  # every cell empty or missing
+            continue
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[
+            chunk.offset:chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+        filled = offsets[1:] > offsets[:-1]
+        if _EDGE[data[offsets[:-1][filled]]].any() or _EDGE[data[offsets[1:][filled] - 1]].any():
+            return True
+    return False
 
 
 def _closest(expected: list[str], headers: list[str], taken: set[str]) -> str:
@@ -165,7 +225,6 @@ def read_source(path: Path, base_dir: Path, profile: Profile, table: str,
                         index=source.index)
     for field, value in mapping.constants.items():
         rows[field] = value
-    rows["_file"] = shown
     rows["_line"] = source["_line"]
     return SourceFile(path, shown, rows, source.drop(columns="_line"), chosen)
 
@@ -186,7 +245,7 @@ def payments_from_bills(bills: list[SourceFile], profile: Profile) -> list[Sourc
         made = pd.DataFrame({
             "payment_id": bill_id + "#paid", "bill_id": bill_id,
             "paid_at": rows.get("_last_paid_at", pd.Series("", index=rows.index)),
-            "amount": paid, "_file": file.shown, "_line": rows["_line"],
+            "amount": paid, "_line": rows["_line"],
         })[has_payment]
         result.append(SourceFile(file.path, file.shown, made, file.source.loc[made.index],
                                  file.columns))

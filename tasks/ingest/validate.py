@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from yuebao.profile import Profile, TableMap
 from yuebao.schema import (
@@ -24,7 +25,9 @@ from yuebao.schema import (
     TICKET_TYPES,
 )
 from yuebao.tasks.ingest.parse import (
+    arrow_text,
     fold,
+    integers,
     map_labels,
     parse_dates,
     parse_money,
@@ -58,7 +61,10 @@ class Reader:
         """A text column, labels mapped, empty cells missing; an absent column is all missing."""
         if name not in raw.columns:
             return pd.Series(pd.NA, index=raw.index, dtype="str")
-        column = raw[name].mask(raw[name] == "")
+        column = raw[name]
+        empty = column == ""
+        if empty.any():  # else keep the column as it is: masking would copy it
+            column = column.mask(empty)
         return map_labels(column, self.mapping.values.get(name, {}), strict=self.strict)
 
     def timestamps(self, raw: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -84,17 +90,26 @@ class Reader:
         text = self.text(raw, name)
         if not self.strict:
             text = fold(text).str.replace(r"\.0+$", "", regex=True)
-        readable = text.str.fullmatch(pattern).fillna(False)
-        values = pd.to_numeric(text.where(readable), errors="coerce").astype("Int64")
-        return values, text.notna() & ~readable
+        readable = pc.fill_null(pc.match_substring_regex(arrow_text(text), f"^(?:{pattern})$"),
+                                False)
+        values = integers(text, readable)
+        return values, text.notna() & ~np.asarray(readable, dtype=bool)
 
 
 def _first_reason(checks: list[tuple[pd.Series, str, str]], index: pd.Index) -> pd.DataFrame:
     """The first failing check per row: its code and field (empty when valid)."""
-    masks = [mask.fillna(False).to_numpy(dtype=bool) for mask, _, _ in checks]
-    code = np.select(masks, [c for _, c, _ in checks], default="") if checks else ""
-    where = np.select(masks, [f for _, _, f in checks], default="") if checks else ""
-    return pd.DataFrame({"code": code, "field": where}, index=index)
+    masks = [np.asarray(pd.Series(mask).fillna(False), dtype=bool) for mask, _, _ in checks]
+    first = np.select(masks, np.arange(len(checks)), default=len(checks)) if checks \
+        else np.zeros(len(index), dtype=np.int64)
+
+    def column(names: list[str]) -> pd.Categorical:
+        """One small code per row rather than a string per row."""
+        labels = list(dict.fromkeys(names))
+        return pd.Categorical.from_codes(np.array([labels.index(n) for n in names])[first],
+                                         labels)
+
+    return pd.DataFrame({"code": column([*(c for _, c, _ in checks), ""]),
+                         "field": column([*(f for _, _, f in checks), ""])}, index=index)
 
 
 def _keywords(category: pd.Series, raw: pd.DataFrame, reader: Reader) -> pd.Series:
@@ -174,9 +189,12 @@ def payments(raw: pd.DataFrame, reader: Reader,
     out["amount"], missing, bad = reader.money(raw, "amount")
     checks += [(missing, "missing", "amount"), (bad, "unreadable", "amount")]
 
+    bill_ids = arrow_text(valid_bills["bill_id"])
     bill_id = reader.text(raw, "bill_id")
     named = bill_id.notna()
-    checks.append((named & ~bill_id.isin(valid_bills["bill_id"]), "unknown_bill", "bill_id"))
+    position = pc.index_in(arrow_text(bill_id), value_set=bill_ids)
+    known = np.asarray(position.is_valid(), dtype=bool)
+    checks.append((named & ~known, "unknown_bill", "bill_id"))
     keyed = ~named
     matches = pd.Series(0, index=raw.index)
     if keyed.any():
@@ -186,28 +204,35 @@ def payments(raw: pd.DataFrame, reader: Reader,
         counts = joined.groupby("index")["bill_id"].agg(["count", "first"])
         matches[keyed] = counts["count"]
         bill_id = bill_id.mask(keyed & matches.eq(1), counts["first"])
+        position = pc.index_in(arrow_text(bill_id), value_set=bill_ids)
     checks.append((keyed & matches.eq(0), "key_matches_no_bill", "bill_id"))
     checks.append((keyed & matches.gt(1), "key_matches_several_bills", "bill_id"))
     out["bill_id"] = bill_id
-    out["community"] = out["bill_id"].map(valid_bills.set_index("bill_id")["community"])
+    community = pc.take(arrow_text(valid_bills["community"]), position)
+    out["community"] = community.to_pandas().set_axis(raw.index)
     return out, _first_reason(checks, raw.index), []
 
 
-def _losers(valid: pd.DataFrame, table: str) -> pd.Series:
-    """Rows that lose to another valid row with the same key.
+def _losers(parsed: pd.DataFrame, valid_rows: np.ndarray, table: str) -> pd.Series:
+    """Valid rows that lose to another valid row with the same key (False elsewhere).
 
     The one read last wins; for tickets the latest state wins first (the row
     with the latest of its timestamps), so an export taken later, which carries
     more events, supersedes an earlier one whatever the file order.
     """
     key = list(KEYS[table])
+    times = list(TICKET_TIMES) if table == "tickets" else []
+    wanted = [*key, *times, "_order"]
+    valid = parsed[wanted] if valid_rows.all() else parsed.loc[valid_rows, wanted]
+    if len(key) == 1 and pd.Index(valid[key[0]]).is_unique:  # the usual case, found fast
+        return pd.Series(False, index=parsed.index)
     order = valid[["_order"]].copy()
     sort_by = ["_order"]
     if table == "tickets":
         order["_state"] = valid[list(TICKET_TIMES)].max(axis=1)
         sort_by = ["_state", "_order"]
     ranked = pd.concat([valid[key], order], axis=1).sort_values(sort_by, kind="stable")
-    return ranked.duplicated(subset=key, keep="last").reindex(valid.index)
+    return ranked.duplicated(subset=key, keep="last").reindex(parsed.index, fill_value=False)
 
 
 def _quarantine(files: list[SourceFile], raw: pd.DataFrame, invalid: pd.Series,
@@ -251,17 +276,17 @@ def validate_table(table: str, files: list[SourceFile], reader: Reader,
     else:
         parsed, reasons, notes = payments(raw, reader, valid_bills)
     parsed["_order"] = raw["_order"]
-    invalid = reasons["code"].ne("")
-    duplicate = _losers(parsed[~invalid], table).reindex(raw.index, fill_value=False)
-    status = pd.Series(np.where(invalid, "quarantined",
-                                np.where(duplicate, "duplicate", "used")), index=raw.index)
-    counts = pd.crosstab(raw["_file"], status).reindex([f.shown for f in files], fill_value=0)
+    invalid = reasons["code"].ne("").to_numpy()
+    duplicate = _losers(parsed, ~invalid, table)
+    # status 0 used, 1 quarantined, 2 duplicate; counted per file
+    status = np.where(invalid, 1, np.where(duplicate.to_numpy(dtype=bool), 2, 0))
+    counts = np.bincount(raw["_source"].to_numpy() * 3 + status,
+                         minlength=3 * len(files)).reshape(len(files), 3)
     accounts = pd.DataFrame({
-        "file": counts.index, "table": table, "read": counts.sum(axis=1).to_numpy(),
-        **{s: counts[s].to_numpy() if s in counts else 0
-           for s in ("used", "quarantined", "duplicate")},
+        "file": [f.shown for f in files], "table": table, "read": counts.sum(axis=1),
+        "used": counts[:, 0], "quarantined": counts[:, 1], "duplicate": counts[:, 2],
     }, columns=ACCOUNT_COLUMNS)
-    used = status == "used"
+    used = pd.Series(status == 0, index=raw.index)
     counted = []
     for code, name, mask, text in notes:
         hit = mask & used
@@ -269,7 +294,8 @@ def validate_table(table: str, files: list[SourceFile], reader: Reader,
             examples = text[hit].value_counts().head(3).index.tolist()
             counted.append({"code": code, "table": table, "field": name,
                             "count": int(hit.sum()), "examples": examples})
-    rows = parsed[used].drop(columns="_order").reset_index(drop=True)
+    rows = parsed.drop(columns="_order")
+    rows = rows.reset_index(drop=True) if used.all() else rows[used].reset_index(drop=True)
     return rows, _quarantine(files, raw, invalid, reasons, table), accounts, counted
 
 
