@@ -367,3 +367,31 @@ def test_condo_ticket_export(tmp_path):
     assert t.loc["101", "satisfaction"] == 5 and t.loc["101", "reopened"] == 1
     assert t.loc["102", "cancelled"] and not t.loc["101", "cancelled"]
     assert (t["type"] == "repair").all()
+
+
+def test_noon_words_and_spreadsheet_float_noise(tmp_path):
+    header = ["账单编号", "项目名称", "收费项目", "应收日期", "应收金额"]
+    write_csv(tmp_path / "账单.csv", header, [
+        ["B1", "a", "物业费", "2025/9/1 下午3:05:07", "1234.5600000000002"],
+        ["B2", "a", "物业费", "2025-09-01 3:05 PM", "1234.5599999999999"],
+        ["B3", "a", "物业费", "2025/9/1 上午12:30", "99.999999999"],
+        ["B4", "a", "物业费", "2025/9/1", "12.3400001"]])  # real digits, not float noise
+    data = ingest({"bills": ["账单.csv"]}, tmp_path, TZ, "zh-generic")
+    assert data.bills.set_index("bill_id")["amount_due"].to_dict() == {
+        "B1": 123456, "B2": 123456, "B3": 10000}
+    assert data.quarantine["value"].tolist() == ["12.3400001"]
+    from yuebao.tasks.ingest.parse import parse_timestamps
+
+    stamps, _ = parse_timestamps(pd.Series(["2025/9/1 下午3:05:07", "2025-09-01 3:05 PM",
+                                            "2025/9/1 上午12:30"], dtype="str"), TZ,
+                                 strict=False)
+    assert [t.strftime("%H:%M") for t in stamps] == ["15:05", "15:05", "00:30"]
+
+
+def test_strict_money_reads_ascii_digits_only(tmp_path):
+    (tmp_path / "bills.csv").write_text(
+        "bill_id,community,fee_item,due_date,amount_due\n"
+        "B1,a,物业费,2025-09-15,１２.３\nB2,a,物业费,2025-09-15,12.30\n", "utf-8")
+    data = ingest({"bills": ["bills.csv"]}, tmp_path, TZ)
+    assert data.bills["bill_id"].tolist() == ["B2"]
+    assert data.quarantine.iloc[0][["code", "field"]].tolist() == ["unreadable", "amount_due"]

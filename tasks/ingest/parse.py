@@ -19,8 +19,9 @@ _STRICT_TIMESTAMP = r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}:\d{2})?"
 _STRICT_WITH_OFFSET = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})"
 _LENIENT_TIMESTAMP = (
     r"(?P<year>\d{4})\s*[-/.年]\s*(?P<month>\d{1,2})\s*[-/.月]\s*(?P<day>\d{1,2})\s*日?"
-    r"(?:(?:\s+|T|\s*[日]\s*)(?P<hour>\d{1,2})\s*[:时點点]\s*(?P<minute>\d{1,2})\s*分?"
-    r"(?:\s*:?\s*(?P<second>\d{1,2})(?:\.\d+)?\s*秒?)?)?"
+    r"(?:(?:\s+|T|\s*[日]\s*)(?P<noon>上午|下午|早上|晚上)?\s*"
+    r"(?P<hour>\d{1,2})\s*[:时點点]\s*(?P<minute>\d{1,2})\s*分?"
+    r"(?:\s*:?\s*(?P<second>\d{1,2})(?:\.\d+)?\s*秒?)?(?:\s*(?P<meridiem>[AaPp][Mm]))?)?"
     r"\s*(?P<offset>Z|[+-]\d{2}:?\d{2})?"
 )
 _EXCEL_SERIAL = r"\d{5}(?:\.\d+)?"
@@ -71,6 +72,11 @@ def _from_parts(parts: pd.DataFrame) -> pd.Series:
     numbers = parts[["year", "month", "day", "hour", "minute", "second"]].apply(
         pd.to_numeric, errors="coerce")
     numbers[["hour", "minute", "second"]] = numbers[["hour", "minute", "second"]].fillna(0)
+    # 下午3:05 and 3:05 PM are 15:05; 上午12:30 and 12:30 AM are 00:30.
+    afternoon = parts["noon"].isin(["下午", "晚上"]) | parts["meridiem"].str.upper().eq("PM")
+    morning = parts["noon"].isin(["上午", "早上"]) | parts["meridiem"].str.upper().eq("AM")
+    hour = numbers["hour"]
+    numbers["hour"] = hour.mask(afternoon & (hour < 12), hour + 12).mask(morning & (hour == 12), 0)
     valid = numbers.notna().all(axis=1)
     result = pd.Series(pd.NaT, index=parts.index, dtype="datetime64[us]")
     if valid.any():
@@ -166,11 +172,17 @@ def parse_money(text: pd.Series, *, strict: bool = True) -> tuple[pd.Series, pd.
     ``(12.00)`` for a negative amount. More than two decimals is never money.
     """
     source = text
+    carry = None
     if not strict:
         folded = fold(text)
         negative = folded.str.fullmatch(r"\(.*\)").fillna(False)
         folded = folded.str.replace(r"[¥￥$元,\s()]|RMB|CNY", "", regex=True)
         text = folded.mask(negative & ~folded.str.startswith("-").fillna(False), "-" + folded)
+        # A number cell of a spreadsheet that computes in floats: 1234.5600000000002 or
+        # 1234.5599999999999 is 1234.56. Only such float noise is rounded, never real digits.
+        noise = text.str.extract(r"^(-?\d+\.\d{2})(?:(0{6,}\d*)|(9{6,}\d*))$")
+        text = text.mask(noise[0].notna(), noise[0])
+        carry = noise[2].notna().to_numpy()
     cells = arrow_text(text)
     readable = pc.fill_null(pc.match_substring_regex(cells, f"^{_MONEY}$"), False)
     shown = pc.if_else(readable, cells, pa.scalar(None, cells.type))
@@ -182,7 +194,10 @@ def parse_money(text: pd.Series, *, strict: bool = True) -> tuple[pd.Series, pd.
     scale = pc.power(pa.scalar(10, pa.int64()), pc.subtract(2, pc.cast(decimals, pa.int64())))
     fen = pc.multiply_checked(pc.cast(pc.replace_substring(shown, ".", ""), pa.int64()), scale)
     unreadable = ~np.asarray(readable, dtype=bool)
-    return _int64(fen, text.index), source.notna() & unreadable
+    amounts = _int64(fen, text.index)
+    if carry is not None and carry.any():
+        amounts[carry] += np.where(amounts[carry] < 0, -1, 1)
+    return amounts, source.notna() & unreadable
 
 
 def map_labels(text: pd.Series, labels: dict[str, object], *, strict: bool) -> pd.Series:
