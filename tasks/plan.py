@@ -17,14 +17,12 @@ from __future__ import annotations
 import functools
 import logging
 import string
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 import holidays as holidays_package
 from pydantic import (
@@ -32,12 +30,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from yuebao.errors import UsageError
+from yuebao.errors import UsageError, read_toml, validated
 from yuebao.months import Month
 
 log = logging.getLogger(__name__)
@@ -52,7 +49,6 @@ MonthNumber = Annotated[int, Field(ge=1, le=12)]
 
 _VERIFIED = ("reported", "standard")
 
-_Model = TypeVar("_Model", bound=BaseModel)
 
 
 def _month_day(value: str) -> str:
@@ -246,28 +242,9 @@ class SeasonalText(_Strict):
 # --- loading and validation -------------------------------------------------
 
 
-def _read_toml(source: Path | Traversable, shown: str) -> dict:
-    try:
-        return tomllib.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{shown}: file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UsageError(f"{shown}: not valid TOML: {error}") from error
-
-
-def _validated(model: type[_Model], raw: dict, shown: str) -> _Model:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        message = first["msg"].removeprefix("Value error, ")
-        raise UsageError(f"{shown}: {where}: {message}") from error
-
-
 def parse_knowledge(raw: dict, shown: str = "cities.toml") -> Knowledge:
     """Validate a parsed ``cities.toml``; ``shown`` names the file in errors."""
-    knowledge = _validated(Knowledge, raw, shown)
+    knowledge = validated(Knowledge, raw, shown)
     regions = [(f"cities.{key}", c.flood_region) for key, c in knowledge.cities.items()]
     regions += [(f"zones.{key}", z.flood_region) for key, z in knowledge.zones.items()]
     for where, region in regions:
@@ -299,7 +276,7 @@ def parse_seasonal_text(
     raw: dict, shown: str = "seasonal.toml", knowledge: Knowledge | None = None
 ) -> SeasonalText:
     """Validate a parsed ``seasonal.toml`` and check it covers every id of ``knowledge``."""
-    text = _validated(SeasonalText, raw, shown)
+    text = validated(SeasonalText, raw, shown)
     if knowledge is None:
         return text
     for section, needed, given in (
@@ -321,7 +298,7 @@ def load_knowledge(path: Path | str | None = None) -> Knowledge:
     if path is None:
         return _packaged_knowledge()
     path = Path(path)
-    return parse_knowledge(_read_toml(path, str(path)), str(path))
+    return parse_knowledge(read_toml(path, str(path)), str(path))
 
 
 def load_seasonal_text(
@@ -338,14 +315,14 @@ def load_seasonal_text(
     if path is None:
         return _packaged_text_for(language, knowledge)
     path = Path(path)
-    return parse_seasonal_text(_read_toml(path, str(path)), str(path), knowledge)
+    return parse_seasonal_text(read_toml(path, str(path)), str(path), knowledge)
 
 
 @functools.cache
 def _packaged_knowledge() -> Knowledge:
     source = resources.files("yuebao.knowledge").joinpath("cities.toml")
     shown = "yuebao/knowledge/cities.toml"
-    return parse_knowledge(_read_toml(source, shown), shown)
+    return parse_knowledge(read_toml(source, shown), shown)
 
 
 @functools.cache
@@ -358,7 +335,7 @@ def _packaged_text_for(language: str, knowledge: Knowledge) -> SeasonalText:
         raise UsageError(f"language {language!r}: no seasonal templates (known: zh, en)")
     source = resources.files("yuebao.templates").joinpath(language, "seasonal.toml")
     shown = f"templates/{language}/seasonal.toml"
-    return parse_seasonal_text(_read_toml(source, shown), shown, knowledge)
+    return parse_seasonal_text(read_toml(source, shown), shown, knowledge)
 
 
 # --- cities -------------------------------------------------------------------

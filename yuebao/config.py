@@ -12,9 +12,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from yuebao.errors import UsageError
+from yuebao.errors import UsageError, read_toml, validated
 
 SLA_CLASSES = ("repair_urgent", "repair_normal", "complaint", "inquiry", "suggestion", "other")
 
@@ -143,11 +143,8 @@ def load_config(path: Path | str) -> Config:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"config file not found: {path}")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UsageError(f"{path}: not valid TOML: {error}") from error
-    return config_from_dict(raw, base_dir=path.resolve().parent, source=str(path))
+    return config_from_dict(read_toml(path, str(path)), base_dir=path.resolve().parent,
+                            source=str(path))
 
 
 def config_from_dict(raw: dict, base_dir: Path, source: str = "config") -> Config:
@@ -157,12 +154,7 @@ def config_from_dict(raw: dict, base_dir: Path, source: str = "config") -> Confi
     merged["sla"] = {**base["sla"], **raw.get("sla", {})}
     merged.setdefault("hotspot_min", base["hotspot_min"])
     merged["base_dir"] = base_dir
-    try:
-        config = Config.model_validate(merged)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise UsageError(f"{source}: {where}: {first['msg']}") from error
+    config = validated(Config, merged, source)
     if config.delivery.method == "smtp" and config.delivery.smtp is None:
         raise UsageError(f"{source}: delivery.method is 'smtp' but [delivery.smtp] is missing")
     ids = [c.id for c in config.communities]

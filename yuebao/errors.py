@@ -1,4 +1,14 @@
-"""Errors the command line turns into exit status 2 with one clear line."""
+"""Errors the command line turns into exit status 2 with one clear line, and the
+edge where the files a user writes (config, profiles, knowledge) become them."""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class UsageError(Exception):
@@ -7,3 +17,28 @@ class UsageError(Exception):
     The message is shown to the user as is, on one line, so it must say what is
     wrong and where (file, key or argument).
     """
+
+
+class _Readable(Protocol):
+    def read_text(self, encoding: str = ...) -> str: ...
+
+
+def read_toml(source: _Readable, shown: str) -> dict:
+    """A TOML file as a dict; a missing or malformed file is one :class:`UsageError` line."""
+    try:
+        return tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{shown}: file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(f"{shown}: not valid TOML: {error}") from error
+
+
+def validated(model: type[Model], raw: dict, shown: str) -> Model:
+    """``raw`` as ``model``; the first problem, with its key path, as a :class:`UsageError`."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        message = first["msg"].removeprefix("Value error, ")
+        raise UsageError(f"{shown}: {where}: {message}") from error

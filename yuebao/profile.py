@@ -9,14 +9,13 @@ a company writes its own file and names it in ``sources.profile``.
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from yuebao.errors import UsageError
+from yuebao.errors import UsageError, read_toml, validated
 from yuebao.schema import FIELDS, PRIORITIES, TICKET_CATEGORIES, TICKET_TYPES
 
 ENCODINGS = ("auto", "utf-8", "utf-8-sig", "gbk", "gb18030")
@@ -102,13 +101,7 @@ def _check(profile: Profile, shown: str) -> Profile:
 
 
 def parse_profile(raw: dict, shown: str) -> Profile:
-    try:
-        profile = Profile.model_validate(raw)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UsageError(f"{shown}: {where}: {first['msg']}") from error
-    return _check(profile, shown)
+    return _check(validated(Profile, raw, shown), shown)
 
 
 def builtin_profiles() -> list[str]:
@@ -129,8 +122,4 @@ def load_profile(name_or_path: str, base_dir: Path) -> Profile:
         if not source.is_file():
             raise UsageError(f"sources.profile: {name_or_path!r} is neither a built-in profile "
                              f"({', '.join(builtin_profiles())}) nor a file")
-    try:
-        raw = tomllib.loads(source.read_text("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UsageError(f"{shown}: not valid TOML: {error}") from error
-    return parse_profile(raw, shown)
+    return parse_profile(read_toml(source, shown), shown)
