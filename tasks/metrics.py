@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from yuebao.config import Config
+from yuebao.config import SLA_CLASSES, Config
 from yuebao.months import Month
 from yuebao.schema import PORTFOLIO, PRIORITIES, TICKET_CATEGORIES, TICKET_TYPES
 from yuebao.tasks.ingest import MEASURED, Ingested
@@ -235,8 +235,7 @@ class TicketRows:
         kind = _enum_codes(tickets["type"], TICKET_TYPES)
         urgent = (tickets["priority"] == "urgent").fillna(False).to_numpy(dtype=bool)
         # SLA class per ticket: repairs by priority, others by type, praise none.
-        classes = ("repair_urgent", "repair_normal", "complaint", "inquiry", "suggestion",
-                   "other")
+        classes = SLA_CLASSES
         by_type = {"repair": 1, "complaint": 2, "inquiry": 3, "suggestion": 4, "other": 5}
         of_type = np.array([by_type.get(t, -1) for t in TICKET_TYPES] + [-1])
         sla_class = of_type[kind]  # kind -1 picks the trailing -1
