@@ -14,14 +14,11 @@ files; peak MB is the process's resident high-water mark during the read.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from common import DEFAULT_CACHE, Size, ensure_sample, mb, run_stage, table
-
-DEFAULT_SCALES = (1.48, 7.4, 37.0)  # as bench_pipeline.py: see README.md
+from common import Size, ensure_sample, mb, parser, run_stage, table
 
 
 def median(runs: list[dict]) -> dict:
@@ -33,27 +30,14 @@ def median(runs: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scales", type=float, nargs="+", default=list(DEFAULT_SCALES),
-                        help=f"sample-data --scale values (default: {DEFAULT_SCALES})")
-    parser.add_argument("--communities", type=int, default=40)
-    parser.add_argument("--months", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--last-month", default="2025-09")
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
-                        help=f"where sample exports are kept and reused (default {DEFAULT_CACHE})")
-    parser.add_argument("--regenerate", action="store_true")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="read this many times (fresh processes), report the median wall "
-                             "time and the highest peak")
-    parser.add_argument("--json", type=Path, help="also write every figure to this file")
-    args = parser.parse_args(argv)
+    arguments = parser(__doc__, "read this many times (fresh processes), report the median "
+                                "wall time and the highest peak")
+    args = arguments.parse_args(argv)
     args.repeat = max(args.repeat, 1)
 
     rows, results = [], []
     for scale in args.scales:
-        size = Size(args.communities, scale, args.months, args.seed, args.last_month)
+        size = Size(args.communities, scale, args.months, args.seed, args.month)
         print(f"scale {scale:g} ({size.key}) ...", file=sys.stderr, flush=True)
         manifest = ensure_sample(size, args.cache, args.regenerate)
         data = str(Path(manifest["folder"]) / "manifest.json")

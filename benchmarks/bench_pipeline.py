@@ -15,17 +15,15 @@ is the figure to hold against the memory goal). See README.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from pathlib import Path
 
-from common import DEFAULT_CACHE, Size, ensure_sample, mb, run_stage, table
+from common import Size, ensure_sample, mb, parser, run_stage, table
 
 # 40 communities, 2 months of history; 37 is the smallest scale whose month has 300,000
 # tickets (sample data: about 0.19 tickets per household a month). See README.md.
-DEFAULT_SCALES = (1.48, 7.4, 37.0)
 GOAL_SECONDS, GOAL_KIB = 60.0, 4 * 1024 * 1024
 
 
@@ -133,32 +131,15 @@ def report(results: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scales", type=float, nargs="+", default=list(DEFAULT_SCALES),
-                        help=f"sample-data --scale values (default: {DEFAULT_SCALES})")
-    parser.add_argument("--communities", type=int, default=40)
-    parser.add_argument("--months", type=int, default=2,
-                        help="months of history in the exports (default 2: the month and "
-                             "the one before)")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--month", default="2025-09",
-                        help="the month computed; also the exports' last month")
-    parser.add_argument("--stages", nargs="+", default=["ingest", "metrics", "pipeline"],
-                        choices=["ingest", "metrics", "pipeline"],
-                        help="stages to run (metrics also reports history; both need ingest)")
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
-                        help=f"where sample exports are kept and reused (default {DEFAULT_CACHE})")
-    parser.add_argument("--regenerate", action="store_true",
-                        help="generate the sample exports again even if cached")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="run every stage this many times and report the median wall "
-                             "time (and the highest peak): timings on a shared machine vary")
-    parser.add_argument("--json", type=Path, help="also write every figure to this file")
-    parser.add_argument("--dump", type=Path,
-                        help="write each scale's metrics documents into this folder, to check "
-                             "that an optimization changed no figure (untimed)")
-    args = parser.parse_args(argv)
+    arguments = parser(__doc__, "run every stage this many times and report the median wall "
+                                "time (and the highest peak): timings on a shared machine vary")
+    arguments.add_argument("--stages", nargs="+", default=["ingest", "metrics", "pipeline"],
+                           choices=["ingest", "metrics", "pipeline"],
+                           help="stages to run (metrics also reports history; both need ingest)")
+    arguments.add_argument("--dump", type=Path,
+                           help="write each scale's metrics documents into this folder, to "
+                                "check that an optimization changed no figure (untimed)")
+    args = arguments.parse_args(argv)
     if args.dump:
         args.dump.mkdir(parents=True, exist_ok=True)
 

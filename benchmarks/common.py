@@ -13,6 +13,7 @@ peak is the whole process's and the table says so.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import importlib.util
 import json
@@ -26,6 +27,8 @@ HERE = Path(__file__).resolve().parent
 STAGES = HERE / "stages.py"
 DEFAULT_CACHE = Path(os.environ.get("YUEBAO_BENCH_CACHE", "/tmp/yuebao-bench"))
 MARKER = "@@result "
+# Scale ×5 each step; 37 is the smallest whose month has 300,000 tickets (README.md).
+DEFAULT_SCALES = (1.48, 7.4, 37.0)
 
 
 @dataclass(frozen=True)
@@ -102,3 +105,26 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 
     rule = "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
+
+
+def parser(description: str, repeat_help: str) -> argparse.ArgumentParser:
+    """The options both benchmarks share: which sample data, how often to run."""
+    arguments = argparse.ArgumentParser(description=description,
+                                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    arguments.add_argument("--scales", type=float, nargs="+", default=list(DEFAULT_SCALES),
+                           help=f"sample-data --scale values (default: {DEFAULT_SCALES})")
+    arguments.add_argument("--communities", type=int, default=40)
+    arguments.add_argument("--months", type=int, default=2,
+                           help="months of history in the exports (default 2: the month and "
+                                "the one before)")
+    arguments.add_argument("--seed", type=int, default=7)
+    arguments.add_argument("--month", default="2025-09",
+                           help="the month computed; also the exports' last month")
+    arguments.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                           help=f"where sample exports are kept and reused "
+                                f"(default {DEFAULT_CACHE})")
+    arguments.add_argument("--regenerate", action="store_true",
+                           help="generate the sample exports again even if cached")
+    arguments.add_argument("--repeat", type=int, default=1, help=repeat_help)
+    arguments.add_argument("--json", type=Path, help="also write every figure to this file")
+    return arguments
