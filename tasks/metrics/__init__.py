@@ -1,0 +1,247 @@
+"""Metrics: canonical tables -> the KPIs of one month (kpis.md sections 3 to 5).
+
+Every community and the portfolio are computed together. The tables are
+turned once into arrays (``prepare``: community codes, UTC times, fen, SLA
+limits), which every month computed from them shares; a month's figures are
+then vectorized sums per community code, and the portfolio is the sum over all
+rows, never an average of rates. Counts and money stay integers (fen) and
+rates, means and percentiles are exact fractions until they are rounded once,
+half to even, at the end.
+
+``scope`` says what is computed, ``numbers`` keeps figures exact, ``tickets``
+and ``fees`` are the two families of KPIs; this module assembles metrics.json
+with its ``compare`` block, and wraps the stage as Prefect tasks.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from yuebao.config import Config
+from yuebao.months import Month
+from yuebao.tasks.ingest import Ingested
+from yuebao.tasks.metrics.fees import FeeRows, fee_metrics
+from yuebao.tasks.metrics.numbers import _community_names, _with_portfolio
+from yuebao.tasks.metrics.scope import SCHEMA, Scope
+from yuebao.tasks.metrics.tickets import TicketRows, ticket_metrics
+
+
+def kpi_catalogue() -> dict[str, dict]:
+    """The scalar KPIs that ``compare`` follows, with their kind and direction."""
+    text = resources.files("yuebao.knowledge").joinpath("kpis.toml").read_text("utf-8")
+    return tomllib.loads(text)["kpi"]
+
+
+# --- compare and the file ---------------------------------------------------------------
+
+
+def scalar(block: dict, dotted: str) -> float | int | None:
+    """A value of a metrics block by its dotted name (``tickets.satisfaction.rate``)."""
+    value: object = block
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def compare(current: dict, previous: dict | None, last_year: dict | None,
+            targets: dict[str, float]) -> dict[str, dict]:
+    """Every scalar KPI that has a target or a history, with its status."""
+    result = {}
+    for key, kpi in kpi_catalogue().items():
+        value = scalar(current, key)
+        before = scalar(previous, key) if previous else None
+        year_ago = scalar(last_year, key) if last_year else None
+        target = targets.get(key)
+        if target is None and before is None and year_ago is None:
+            continue
+        direction = kpi["direction"]
+        if target is None or direction == "none":
+            status = "no_target"
+        elif value is None:
+            status = None
+        elif direction == "at_least":
+            status = "met" if value >= target else "missed"
+        else:
+            status = "met" if value <= target else "missed"
+        result[key] = {
+            "value": value, "previous_month": before, "same_month_last_year": year_ago,
+            "target": target if direction != "none" else None,
+            "direction": None if direction == "none" else direction, "status": status,
+        }
+    return result
+
+
+def month_metrics(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame,
+                  scope: Scope, available: frozenset[str], *,
+                  prepared: Prepared | None = None) -> dict[str, dict]:
+    """``tickets`` and ``fees`` blocks for every scope of one month.
+
+    A table the company does not export gives ``None`` for its block, so the
+    draft can say the figures are not available instead of printing zeros.
+    ``prepared`` is the tables as arrays, built once when several months are
+    computed from the same rows.
+    """
+    prepared = prepared or prepare(tickets, bills, payments, scope, available)
+    measured = {name.split(".", 1)[1] for name in available if name.startswith("tickets.")}
+    ticket_blocks = (ticket_metrics(tickets, scope, measured, prepared.tickets)
+                     if prepared.tickets is not None else {})
+    fee_blocks = (fee_metrics(bills, payments, scope, prepared.fees)
+                  if prepared.fees is not None else {})
+    return {
+        s: {"tickets": ticket_blocks.get(s), "fees": fee_blocks.get(s)} for s in scope.scopes
+    }
+
+
+def metrics_document(scope_id: str, blocks: dict, comparison: dict, month: Month,
+                     timezone: str, data_quality: dict) -> dict:
+    """The metrics.json of one scope (kpis.md section 5)."""
+    return {
+        "schema": SCHEMA,
+        "month": str(month),
+        "community": scope_id,
+        "timezone": timezone,
+        "tickets": blocks["tickets"],
+        "fees": blocks["fees"],
+        "compare": comparison,
+        "data_quality": data_quality,
+    }
+
+
+def build_scope(config: Config, month: Month, data_communities: list[str]) -> Scope:
+    """The metrics scope of a run: configured communities first, then any others in the data.
+
+    A community found in the data but not in the config is still computed and
+    counted in the portfolio; its households are unknown.
+    """
+    configured = [c.id for c in config.communities]
+    communities = tuple(configured + sorted(set(data_communities) - set(configured)))
+    rows = [
+        {"community": c, "sla_class": name, "response_minutes": rule.response_minutes,
+         "resolution_hours": rule.resolution_hours}
+        for c in communities for name, rule in config.sla_for(c).items()
+    ]
+    households = {c: (config.community(c).households if config.community(c) else None)
+                  for c in communities}
+    return Scope(month=month, timezone=config.timezone, communities=communities,
+                 households=households, sla=pd.DataFrame(rows), hotspot_min=config.hotspot_min)
+
+
+def created_history(tickets: pd.DataFrame, scope: Scope) -> dict[str, dict[str, dict]]:
+    """Tickets created per scope, month and category, for every month the data covers.
+
+    Each month counts as its own ``tickets.by_category`` would: a ticket is left
+    out only if it was cancelled as of the end of its creation month.
+    """
+    if tickets.empty:
+        return {s: {} for s in scope.scopes}
+    local = tickets["created_at"].dt.tz_localize(None)
+    month = local.dt.to_period("M")
+    month_end = (month + 1).dt.start_time.dt.tz_localize(scope.timezone)
+    known = tickets["closed_at"].fillna(tickets["resolved_at"])
+    cancelled = tickets["cancelled"] & (known.isna() | (known < month_end))
+    last = pd.Period(str(scope.month), "M")
+    keep = ~cancelled & (month <= last)
+    frame = _with_portfolio(pd.DataFrame({
+        "community": tickets["community"], "month": month.astype("str"),
+        "category": tickets["category"],
+    })[keep])
+    counts = frame.groupby(["scope", "month", "category"]).size()
+    covered = [str(p) for p in pd.period_range(month.min(), last, freq="M")]
+    history: dict[str, dict[str, dict]] = {s: {m: {} for m in covered} for s in scope.scopes}
+    for (s, m, category), n in counts.items():
+        history[s][m][category] = int(n)
+    return history
+
+
+@dataclass(frozen=True)
+class MonthMetrics:
+    """metrics.json of every scope, and the previous month's blocks the draft compares with."""
+
+    documents: dict[str, dict]
+    previous: dict[str, dict]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The canonical tables as arrays, for every month computed from the same rows."""
+
+    tickets: TicketRows | None
+    fees: FeeRows | None
+
+
+
+def prepare(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame, scope: Scope,
+            available: frozenset[str]) -> Prepared:
+    """Arrays of the tables a month's metrics need; they do not depend on the month."""
+    names = _community_names([tickets, bills, payments], scope.communities)
+    return Prepared(
+        tickets=TicketRows.build(tickets, scope, names) if "tickets" in available else None,
+        fees=FeeRows.build(bills, payments, names) if "bills" in available else None)
+
+
+def month_documents(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame,
+                    scope: Scope, available: frozenset[str], targets: dict[str, dict],
+                    data_quality: dict) -> MonthMetrics:
+    """metrics.json of every scope, with ``compare`` from the months' own computation.
+
+    The previous month and the same month last year are computed from the same
+    canonical rows as the month itself, so a backfill and a monthly run agree.
+    """
+    prepared = prepare(tickets, bills, payments, scope, available)
+
+    def compute(month: Month) -> dict[str, dict]:
+        shifted = Scope(month, scope.timezone, scope.communities, scope.households,
+                        scope.sla, scope.hotspot_min)
+        return month_metrics(tickets, bills, payments, shifted, available, prepared=prepared)
+
+    current = compute(scope.month)
+    previous = compute(scope.month.shift(-1))
+    last_year = compute(scope.month.shift(-12))
+    documents = {
+        s: metrics_document(
+            s, current[s], compare(current[s], previous[s], last_year[s], targets[s]),
+            scope.month, scope.timezone, data_quality)
+        for s in scope.scopes
+    }
+    return MonthMetrics(documents, previous)
+
+
+def data_quality(ingested: Ingested, scope: Scope, configured: list[str]) -> dict:
+    """The run's row counts and notes: the ``data_quality`` block of every metrics.json."""
+    notes = list(ingested.notes)
+    notes += [{"code": "unconfigured_community", "community": c}
+              for c in scope.communities if c not in configured]
+    if "tickets" in ingested.available:
+        notes.append({"code": "snapshot_limits"})
+    return {**ingested.totals(), "notes": notes}
+
+
+def _data_communities(ingested: Ingested) -> list[str]:
+    return sorted(set(ingested.tickets["community"].dropna().unique())
+                  | set(ingested.bills["community"].dropna().unique()))
+
+
+@task(name="metrics", cache_policy=NO_CACHE)
+def metrics_task(ingested: Ingested, config: Config, month: Month) -> MonthMetrics:
+    """Prefect task: metrics.json of every scope of the month."""
+    scope = build_scope(config, month, _data_communities(ingested))
+    configured = [c.id for c in config.communities]
+    targets = {s: config.targets_for(s if s in configured else None) for s in scope.scopes}
+    return month_documents(ingested.tickets, ingested.bills, ingested.payments, scope,
+                           ingested.available, targets,
+                           data_quality(ingested, scope, configured))
+
+
+@task(name="ticket-history", cache_policy=NO_CACHE)
+def history_task(ingested: Ingested, config: Config, month: Month) -> dict[str, dict]:
+    """Prefect task: tickets created per month and category, for the workload forecast."""
+    scope = build_scope(config, month, _data_communities(ingested))
+    return created_history(ingested.tickets, scope)

@@ -1,0 +1,317 @@
+"""Fee metrics of a month (kpis.md section 4), from ``outstanding_b(t)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+
+from yuebao.schema import PORTFOLIO
+from yuebao.tasks.ingest.parse import arrow_text
+from yuebao.tasks.metrics.numbers import (
+    _codes,
+    _community_names,
+    _factorized,
+    _group_sum,
+    _instant,
+    _utc,
+    money,
+    rate,
+)
+from yuebao.tasks.metrics.scope import AGING_BUCKETS, Scope
+
+# --- fees -------------------------------------------------------------------------------
+
+
+def _prefix(values: np.ndarray) -> np.ndarray:
+    """Prefix sums with a leading 0: the sum of values[lo:hi] is prefix[hi] - prefix[lo]."""
+    result = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(values, out=result[1:])
+    return result
+
+
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The indices of the slices [lo, hi), one per community, as one array."""
+    return np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
+
+
+@dataclass(frozen=True)
+class FeeRows:
+    """Bills and payments as arrays, prepared once for every month computed from them.
+
+    Bills are sorted by community, then due date: the bills of one community due
+    in a date range are one slice, and a sum over it is a difference of prefix
+    sums. Payments of known bills are sorted by bill, so ``paid_b(t)`` of every
+    bill is one masked ``np.add.reduceat`` per instant. Money stays int64 fen.
+    """
+
+    names: list[str]  # community codes: the scope's communities, then any other
+    community: np.ndarray  # per bill
+    key: np.ndarray  # community * stride + due day - day0 (sorted; stride - 1 for no date)
+    stride: int
+    day0: int
+    due: np.ndarray  # amount due, fen
+    due_prefix: np.ndarray
+    due_date: np.ndarray  # naive datetime64[us]
+    fee_item: np.ndarray  # codes into fee_items, -1 when missing
+    fee_items: list[str]
+    building: np.ndarray  # codes into buildings, -1 when missing
+    buildings: list[str]
+    household: np.ndarray  # (community, building, unit) codes, -1 for a bill without a unit
+    household_community: np.ndarray  # community code of each household
+    paid_bill: np.ndarray  # each bill with payments, in the order of paid_starts
+    paid_starts: np.ndarray
+    paid_at: np.ndarray  # payments of known bills, sorted by bill (naive UTC datetime64[us])
+    paid_amount: np.ndarray
+    cash_at: np.ndarray  # every payment, as in the table
+    cash_amount: np.ndarray
+    cash_community: np.ndarray
+    cash_due_date: np.ndarray  # due date of the payment's bill, NaT when it is unknown
+
+    @classmethod
+    def build(cls, bills: pd.DataFrame, payments: pd.DataFrame, names: list[str]) -> FeeRows:
+        community = _codes(bills["community"], names)
+        due_date = bills["due_date"].to_numpy("datetime64[us]")
+        day = due_date.astype("datetime64[D]").astype(np.int64)
+        dated = ~np.isnat(due_date)
+        day0 = int(day[dated].min()) - 1 if dated.any() else 0
+        stride = (int(day[dated].max()) - day0 + 2) if dated.any() else 2
+        key = community * stride + np.where(dated, day - day0, stride - 1)
+        order = np.argsort(key, kind="stable")
+
+        fee_item, fee_items = _factorized(bills["fee_item"])
+        building, buildings = _factorized(bills["building"])
+        # A household is (community, building, unit); a missing building counts as "".
+        unit = _factorized(bills["unit"])[0][order]
+        filled = _factorized(bills["building"].fillna(""))[0][order]
+        community = community[order]
+        has_unit = unit >= 0
+        place = (community * (filled.max(initial=0) + 1) + filled) * (unit.max(initial=0) + 1) \
+            + unit
+        household = np.full(len(order), -1, dtype=np.int64)
+        household[has_unit] = pd.factorize(place[has_unit])[0]
+        household_community = np.zeros(household.max(initial=-1) + 1, dtype=np.int64)
+        household_community[household[has_unit]] = community[has_unit]
+
+        found = pc.index_in(arrow_text(payments["bill_id"]),
+                            value_set=arrow_text(bills["bill_id"]))
+        known = np.asarray(found.is_valid(), dtype=bool)
+        position = np.asarray(found.fill_null(0), dtype=np.int64)[known]
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        bill = rank[position]
+        by_bill = np.argsort(bill, kind="stable")
+        bill = bill[by_bill]
+        paid_starts = np.flatnonzero(np.r_[True, bill[1:] != bill[:-1]]) if len(bill) \
+            else np.zeros(0, dtype=np.int64)
+        paid_at = _utc(payments["paid_at"])
+        amount = payments["amount"].to_numpy(dtype=np.int64)
+        cash_due_date = np.full(len(payments), np.datetime64("NaT", "us"))
+        cash_due_date[known] = due_date[position]
+        due = bills["amount_due"].to_numpy(dtype=np.int64)[order]
+        return cls(
+            names=names, community=community, key=key[order], stride=stride, day0=day0,
+            due=due, due_prefix=_prefix(due), due_date=due_date[order],
+            fee_item=fee_item[order], fee_items=fee_items,
+            building=building[order], buildings=buildings,
+            household=household, household_community=household_community,
+            paid_bill=bill[paid_starts], paid_starts=paid_starts,
+            paid_at=paid_at[known][by_bill], paid_amount=amount[known][by_bill],
+            cash_at=paid_at, cash_amount=amount,
+            cash_community=_codes(payments["community"], names), cash_due_date=cash_due_date,
+        )
+
+    @property
+    def size(self) -> int:
+        """Community codes, with one more for rows without a community."""
+        return len(self.names) + 1
+
+    def due_before(self, day: date | None) -> np.ndarray:
+        """Per community code, the end of the slice of its bills due before ``day``
+        (``None``: the start of its slice)."""
+        offset = 0 if day is None else min(max(
+            (np.datetime64(day, "D") - np.datetime64(0, "D")).astype(np.int64) - self.day0, 0),
+            self.stride - 1)
+        return np.searchsorted(self.key, np.arange(self.size) * self.stride + offset)
+
+    def paid_before(self, moment: pd.Timestamp) -> np.ndarray:
+        """paid_b(t) of every bill: the sum of its payments made before ``moment``, in fen."""
+        paid = np.zeros(len(self.due), dtype=np.int64)
+        if len(self.paid_starts):
+            counted = np.where(self.paid_at < _instant(moment), self.paid_amount, 0)
+            paid[self.paid_bill] = np.add.reduceat(counted, self.paid_starts)
+        return paid
+
+    def outstanding(self, moment: pd.Timestamp) -> np.ndarray:
+        """outstanding_b(t) = min(max(due - paid, 0), due): overpayment never counts twice."""
+        owed = self.paid_before(moment)
+        np.subtract(self.due, owed, out=owed)
+        np.maximum(owed, 0, out=owed)
+        return np.minimum(owed, self.due, out=owed)
+
+
+@dataclass
+class _Month:
+    """A month's fee figures: sums per community code, and the bills the groups need."""
+
+    sums: dict[str, np.ndarray]
+    due_in: np.ndarray  # indices of the bills due in M
+    owing: np.ndarray  # indices of the bills due before the end with outstanding_b(end) > 0
+    out_end: np.ndarray  # outstanding_b(end) of every bill
+
+
+def _fee_month(rows: FeeRows, scope: Scope) -> _Month:
+    """The month's sums per community: slices of bills by due date, prefix sums of amounts."""
+    month, tz = scope.month, scope.timezone
+    begin = rows.due_before(None)
+    first = rows.due_before(month.first_day)
+    after = rows.due_before(month.shift(1).first_day)
+    jan1 = rows.due_before(month.jan1)
+    out_end = rows.outstanding(month.end(tz))
+    end_prefix = _prefix(out_end)
+    start_prefix = _prefix(rows.outstanding(month.start(tz)))
+    jan1_prefix = _prefix(rows.outstanding(pd.Timestamp(month.jan1).tz_localize(tz)))
+
+    def total(prefix: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return prefix[hi] - prefix[lo]
+
+    sums = {
+        "due_in": total(rows.due_prefix, first, after),
+        "due_ytd": total(rows.due_prefix, jan1, after),
+        "arrears_at_start": total(start_prefix, begin, first),
+        "arrears_jan1": total(jan1_prefix, begin, jan1),
+        "arrears_at_end": total(end_prefix, begin, after),
+    }
+    sums["collected_in"] = sums["due_in"] - total(end_prefix, first, after)
+    sums["collected_ytd"] = sums["due_ytd"] - total(end_prefix, jan1, after)
+    sums["arrears_collected"] = sums["arrears_at_start"] - total(end_prefix, begin, first)
+    sums["arrears_collected_ytd"] = sums["arrears_jan1"] - total(end_prefix, begin, jan1)
+    owing = np.flatnonzero(out_end > 0)
+    owing = owing[owing < after[rows.community[owing]]]
+    return _Month(sums, _ranges(first, after), owing, out_end)
+
+
+def _fee_group(due_in: int, collected: int, arrears: int) -> dict:
+    return {"due_in_month": money(due_in), "collected_for_month": money(collected),
+            "collection_rate_month": rate(collected, due_in), "arrears_at_end": money(arrears)}
+
+
+def _group_fees(rows: FeeRows, m: _Month, column: str, scopes: list[str]) -> dict[str, dict]:
+    """``by_fee_item`` / ``by_building``: groups with a bill due in M or arrears at end.
+
+    A group is shown exactly when one of its bills is due in M or owing at the
+    end, so only those bills are summed. At the portfolio fee items are summed
+    over communities, and buildings are keyed ``"<community>/<building>"``.
+    """
+    codes, labels = ((rows.fee_item, rows.fee_items) if column == "fee_item"
+                     else (rows.building, rows.buildings))
+    shape = (rows.size, max(len(labels), 1))
+    due_in = m.due_in[codes[m.due_in] >= 0]
+    owing = m.owing[codes[m.owing] >= 0]
+    g_due = rows.community[due_in] * shape[1] + codes[due_in]
+    g_owing = rows.community[owing] * shape[1] + codes[owing]
+    cells = shape[0] * shape[1]
+    count = (np.bincount(g_due, minlength=cells) + np.bincount(g_owing, minlength=cells)
+             ).reshape(shape)
+    due = _group_sum(g_due, rows.due[due_in], cells).reshape(shape)
+    collected = due - _group_sum(g_due, m.out_end[due_in], cells).reshape(shape)
+    arrears = _group_sum(g_owing, m.out_end[owing], cells).reshape(shape)
+    result: dict[str, dict] = {}
+    for s in scopes:
+        if s != PORTFOLIO:
+            c = rows.names.index(s)
+            items = {labels[k]: _fee_group(due[c, k], collected[c, k], arrears[c, k])
+                     for k in np.flatnonzero(count[c])}
+        elif column == "fee_item":
+            items = {labels[k]: _fee_group(due[:, k].sum(), collected[:, k].sum(),
+                                           arrears[:, k].sum())
+                     for k in np.flatnonzero(count.sum(axis=0))}
+        else:
+            items = {f"{rows.names[c]}/{labels[k]}":
+                     _fee_group(due[c, k], collected[c, k], arrears[c, k])
+                     for c, k in zip(*np.nonzero(count[:len(rows.names)]), strict=True)}
+        result[s] = dict(sorted(items.items()))
+    return result
+
+
+def _households(rows: FeeRows, m: _Month) -> dict[str, np.ndarray]:
+    """Household counts per community code: billed in M, fully paid, in arrears at end."""
+    size = len(rows.household_community)
+
+    def households(bills: np.ndarray) -> np.ndarray:
+        of = rows.household[bills]
+        return np.bincount(of[of >= 0], minlength=size) > 0
+
+    billed = households(m.due_in)
+    fully_paid = billed & ~households(m.due_in[m.out_end[m.due_in] > 0])
+    in_arrears = households(m.owing)
+    return {name: np.bincount(rows.household_community[mask], minlength=rows.size)
+            for name, mask in (("billed", billed), ("fully_paid", fully_paid),
+                               ("in_arrears", in_arrears))}
+
+
+def _aging(rows: FeeRows, m: _Month, next_first: np.datetime64) -> np.ndarray:
+    """Arrears at end per community code and bucket of AGING_BUCKETS."""
+    days = (next_first - rows.due_date[m.owing]) // np.timedelta64(1, "D")
+    owing, days = m.owing[days > 0], days[days > 0]
+    # (0, 30], (30, 90], (90, 180], (180, 365], more: days overdue at the first day of M+1
+    bucket = np.searchsorted(np.array([30, 90, 180, 365]), days, side="left")
+    return _group_sum(rows.community[owing] * len(AGING_BUCKETS) + bucket, m.out_end[owing],
+                      rows.size * len(AGING_BUCKETS)).reshape(rows.size, len(AGING_BUCKETS))
+
+
+def fee_metrics(bills: pd.DataFrame, payments: pd.DataFrame, scope: Scope,
+                rows: FeeRows | None = None) -> dict[str, dict]:
+    """The ``fees`` block of metrics.json for every scope.
+
+    ``rows`` is the tables prepared once (``FeeRows.build``) when several months
+    are computed from them. Per community code everything is an exact int64
+    sum; the portfolio is the sum over every community's rows.
+    """
+    rows = rows or FeeRows.build(
+        bills, payments, _community_names([bills, payments], scope.communities))
+    month, tz = scope.month, scope.timezone
+    start, end = _instant(month.start(tz)), _instant(month.end(tz))
+    next_first = np.datetime64(month.shift(1).first_day, "us")
+    m = _fee_month(rows, scope)
+    in_month = (rows.cash_at >= start) & (rows.cash_at < end)
+    prepaid = in_month & (rows.cash_due_date >= next_first)
+    cash = _group_sum(rows.cash_community[in_month], rows.cash_amount[in_month], rows.size)
+    advance = _group_sum(rows.cash_community[prepaid], rows.cash_amount[prepaid], rows.size)
+    aging = _aging(rows, m, next_first)
+    by_fee_item = _group_fees(rows, m, "fee_item", scope.scopes)
+    by_building = _group_fees(rows, m, "building", scope.scopes)
+    households = _households(rows, m)
+
+    def at(values: np.ndarray, s: str) -> int:
+        return int(values.sum(axis=0) if s == PORTFOLIO else values[rows.names.index(s)])
+
+    result = {}
+    for s in scope.scopes:
+        c = {name: at(values, s) for name, values in m.sums.items()}
+        h = {name: at(values, s) for name, values in households.items()}
+        result[s] = {
+            "due_in_month": money(c["due_in"]),
+            "collected_for_month": money(c["collected_in"]),
+            "collection_rate_month": rate(c["collected_in"], c["due_in"]),
+            "due_ytd": money(c["due_ytd"]),
+            "collected_ytd": money(c["collected_ytd"]),
+            "collection_rate_ytd": rate(c["collected_ytd"], c["due_ytd"]),
+            "arrears_at_start": money(c["arrears_at_start"]),
+            "arrears_collected": money(c["arrears_collected"]),
+            "arrears_recovery_rate": rate(c["arrears_collected"], c["arrears_at_start"]),
+            "arrears_recovery_rate_ytd": rate(c["arrears_collected_ytd"], c["arrears_jan1"]),
+            "cash_collected": money(at(cash, s)),
+            "prepaid": money(at(advance, s)),
+            "arrears_at_end": money(c["arrears_at_end"]),
+            "aging": {k: money(at(aging[:, i], s)) for i, k in enumerate(AGING_BUCKETS)},
+            "households_billed": h["billed"],
+            "household_payment_rate": rate(h["fully_paid"], h["billed"]),
+            "households_in_arrears": h["in_arrears"],
+            "by_fee_item": by_fee_item[s],
+            "by_building": by_building[s],
+        }
+    return result

@@ -1,0 +1,267 @@
+"""Ticket metrics of a month (kpis.md section 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+
+from yuebao.config import SLA_CLASSES
+from yuebao.schema import PORTFOLIO, PRIORITIES, TICKET_CATEGORIES, TICKET_TYPES
+from yuebao.tasks.ingest import MEASURED
+from yuebao.tasks.metrics.numbers import (
+    _codes,
+    _community_names,
+    _enum_codes,
+    _factorized,
+    _group_sum,
+    _instant_ns,
+    _rounded,
+    _stats,
+    _utc_ns,
+    rate,
+)
+from yuebao.tasks.metrics.scope import US_PER_HOUR, US_PER_MINUTE, Scope
+
+# --- tickets ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketRows:
+    """Tickets as arrays, prepared once for every month computed from them.
+
+    Times are naive UTC ``datetime64[ns]`` (NaT compares False, as in pandas);
+    SLA limits are looked up once per ticket from its community and SLA class.
+    """
+
+    names: list[str]  # community codes
+    community: np.ndarray
+    created: np.ndarray
+    response: np.ndarray
+    resolved: np.ndarray  # resolved_at, else closed_at
+    known: np.ndarray  # closed_at, else resolved_at: when a rating or cancellation is known
+    cancelled: np.ndarray
+    type: np.ndarray  # codes into TICKET_TYPES, -1 for anything else
+    category: np.ndarray  # codes into TICKET_CATEGORIES
+    urgent: np.ndarray
+    building: np.ndarray  # codes into buildings, -1 when missing
+    buildings: list[str]
+    rating: np.ndarray  # 1..5, 0 when there is none
+    reopened: np.ndarray  # reopened at least once
+    response_limit: np.ndarray  # timedelta64[ns], NaT: no SLA (praise)
+    resolution_limit: np.ndarray
+
+    @classmethod
+    def build(cls, tickets: pd.DataFrame, scope: Scope, names: list[str]) -> TicketRows:
+        community = _codes(tickets["community"], names)
+        kind = _enum_codes(tickets["type"], TICKET_TYPES)
+        urgent = (tickets["priority"] == "urgent").fillna(False).to_numpy(dtype=bool)
+        # SLA class per ticket: repairs by priority, others by type, praise none.
+        classes = SLA_CLASSES
+        by_type = {"repair": 1, "complaint": 2, "inquiry": 3, "suggestion": 4, "other": 5}
+        of_type = np.array([by_type.get(t, -1) for t in TICKET_TYPES] + [-1])
+        sla_class = of_type[kind]  # kind -1 picks the trailing -1
+        repair = kind == TICKET_TYPES.index("repair")
+        sla_class[repair & urgent] = 0
+        sla_class[repair & (_enum_codes(tickets["priority"], PRIORITIES) < 0)] = -1
+        limits = {name: np.full((len(names) + 1, len(classes) + 1), np.timedelta64("NaT", "ns"))
+                  for name in ("response", "resolution")}
+        if len(scope.sla):
+            sla = scope.sla[scope.sla["community"].isin(names)
+                            & scope.sla["sla_class"].isin(classes)]
+            row = _codes(sla["community"], names)
+            col = np.array([classes.index(c) for c in sla["sla_class"]], dtype=np.int64)
+            limits["response"][row, col] = pd.to_timedelta(
+                sla["response_minutes"], unit="m").to_numpy("timedelta64[ns]")
+            limits["resolution"][row, col] = pd.to_timedelta(
+                sla["resolution_hours"], unit="h").to_numpy("timedelta64[ns]")
+        building, buildings = _factorized(tickets["building"])
+        closed, resolved_at = _utc_ns(tickets["closed_at"]), _utc_ns(tickets["resolved_at"])
+        rating = tickets["satisfaction"].astype("Int64")
+        return cls(
+            names=names, community=community, created=_utc_ns(tickets["created_at"]),
+            response=_utc_ns(tickets["first_response_at"]),
+            resolved=np.where(np.isnat(resolved_at), closed, resolved_at),
+            known=np.where(np.isnat(closed), resolved_at, closed),
+            cancelled=tickets["cancelled"].fillna(False).to_numpy(dtype=bool),
+            type=kind, category=_enum_codes(tickets["category"], TICKET_CATEGORIES),
+            urgent=urgent, building=building, buildings=buildings,
+            rating=rating.fillna(0).to_numpy(dtype=np.int64),
+            reopened=(tickets["reopened"].to_numpy(dtype=np.int64) > 0),
+            response_limit=limits["response"][community, sla_class],
+            resolution_limit=limits["resolution"][community, sla_class],
+        )
+
+
+def _ticket_flags(rows: TicketRows, scope: Scope) -> dict[str, np.ndarray]:
+    """Every per-ticket fact of the month, as boolean (or integer) arrays over all tickets.
+
+    A ticket cancelled as of the end of the month counts nowhere.
+    """
+    start = _instant_ns(scope.month.start(scope.timezone))
+    end = _instant_ns(scope.month.end(scope.timezone))
+    created, response, resolved, known = rows.created, rows.response, rows.resolved, rows.known
+    counted = ~(rows.cancelled & (np.isnat(known) | (known < end)))
+    has_sla = ~np.isnat(rows.response_limit)
+    f = {}
+    f["created_in"] = counted & (created >= start) & (created < end)
+    resolved_before_end = resolved < end
+    f["resolved_in"] = counted & (resolved >= start) & resolved_before_end
+    f["open_at_start"] = counted & (created < start) & ~(resolved < start)
+    f["open_at_end"] = counted & (created < end) & ~resolved_before_end
+    f["completed"] = f["created_in"] & resolved_before_end
+    f["responded"] = f["created_in"] & (response < end)
+    response_deadline = created + rows.response_limit
+    pending = f["created_in"] & has_sla & ~(response < end) & (response_deadline >= end)
+    f["response_sla"] = f["created_in"] & has_sla & ~pending
+    f["response_on_time"] = f["response_sla"] & (response <= response_deadline)
+    f["resolution_sla"] = f["resolved_in"] & has_sla
+    resolution_deadline = created + rows.resolution_limit
+    f["resolution_on_time"] = f["resolution_sla"] & (resolved <= resolution_deadline)
+    f["overdue"] = f["open_at_end"] & has_sla & (resolution_deadline < end)
+    f["rated"] = f["resolved_in"] & (rows.rating > 0) & (np.isnat(known) | (known < end))
+    f["satisfied"] = f["rated"] & (rows.rating >= 4)
+    f["rating_points"] = np.where(f["rated"], rows.rating, 0)
+    f["reopened_resolved"] = f["resolved_in"] & rows.reopened
+    f["complaint"] = f["created_in"] & (rows.type == TICKET_TYPES.index("complaint"))
+    f["urgent"] = f["created_in"] & rows.urgent
+    f["urgent_responded"] = f["urgent"] & f["responded"]
+    return f
+
+
+_TICKET_COUNTS = [
+    "created_in", "resolved_in", "open_at_start", "open_at_end", "completed", "response_sla",
+    "response_on_time", "resolution_sla", "resolution_on_time", "overdue", "rated",
+    "satisfied", "rating_points", "reopened_resolved", "complaint", "urgent",
+]  # all counts of tickets, but rating_points: a sum of ratings
+
+
+def _breakdown(rows: TicketRows, mask: np.ndarray, column: np.ndarray, codes: tuple[str, ...],
+               scopes: list[str]) -> dict[str, dict[str, int]]:
+    """Counts per enum code of the tickets in ``mask``, every code listed (0 where none)."""
+    keep = mask & (column >= 0)
+    table = np.bincount(rows.community[keep] * len(codes) + column[keep],
+                        minlength=(len(rows.names) + 1) * len(codes)).reshape(-1, len(codes))
+    result = {}
+    for s in scopes:
+        counts = table.sum(axis=0) if s == PORTFOLIO else table[rows.names.index(s)]
+        result[s] = {code: int(n) for code, n in zip(codes, counts, strict=True)}
+    return result
+
+
+def _hotspots(rows: TicketRows, f: dict[str, np.ndarray], scope: Scope) -> dict[str, list[dict]]:
+    """Buildings where repairs or complaints of one category keep coming back."""
+    kinds = [TICKET_TYPES.index("repair"), TICKET_TYPES.index("complaint")]
+    keep = f["created_in"] & np.isin(rows.type, kinds) & (rows.building >= 0) \
+        & (rows.category >= 0) & (rows.community < len(rows.names))
+    width = len(TICKET_CATEGORIES)
+    key = (rows.community[keep] * (len(rows.buildings) + 1) + rows.building[keep]) * width \
+        + rows.category[keep]
+    groups, counts = np.unique(key, return_counts=True)
+    chosen = counts >= scope.hotspot_min
+    groups, counts = groups[chosen], counts[chosen]
+    place, category = np.divmod(groups, width)
+    community, building = np.divmod(place, len(rows.buildings) + 1)
+    found = pd.DataFrame({
+        "community": np.array(rows.names, dtype=object)[community],
+        "building": np.array(rows.buildings, dtype=object)[building],
+        "category": np.array(TICKET_CATEGORIES, dtype=object)[category],
+        "count": counts.astype(np.int64), "code": community,
+    }).sort_values(["count", "community", "building", "category"],
+                   ascending=[False, True, True, True], kind="stable")
+    records = {}
+    for s in scope.scopes:
+        mine = found if s == PORTFOLIO else found[found["code"] == rows.names.index(s)]
+        records[s] = [
+            {"community": c, "building": b, "category": k, "count": int(n)}
+            for c, b, k, n in mine[["community", "building", "category", "count"]]
+            .head(10).itertuples(index=False)
+        ]
+    return records
+
+
+def ticket_metrics(tickets: pd.DataFrame, scope: Scope,
+                   measured: set[str] = frozenset(MEASURED),
+                   rows: TicketRows | None = None) -> dict[str, dict]:
+    """The ``tickets`` block of metrics.json for every scope.
+
+    ``measured`` names the optional fields the exports provide; the KPIs of a
+    field no export has (response time, rating, reopen count) are null.
+    ``rows`` is the tickets prepared once (``TicketRows.build``) when several
+    months are computed from them.
+    """
+    scopes = scope.scopes
+    rows = rows or TicketRows.build(tickets, scope, _community_names([tickets], scope.communities))
+    f = _ticket_flags(rows, scope)
+    size = len(rows.names) + 1
+    n = {name: np.bincount(rows.community[f[name]], minlength=size) for name in _TICKET_COUNTS
+         if name != "rating_points"}
+    n["rating_points"] = _group_sum(rows.community[f["rated"]], f["rating_points"][f["rated"]],
+                                    size)
+    by_type = _breakdown(rows, f["created_in"], rows.type, TICKET_TYPES, scopes)
+    by_category = _breakdown(rows, f["created_in"], rows.category, TICKET_CATEGORIES, scopes)
+    complaints = _breakdown(rows, f["complaint"], rows.category, TICKET_CATEGORIES, scopes)
+
+    def stats(mask: np.ndarray, end: np.ndarray, unit: int) -> dict[str, dict]:
+        micros = ((end[mask] - rows.created[mask]) // np.timedelta64(1, "us")).astype(np.int64)
+        return _stats(micros, rows.community[mask], unit, rows.names, scopes)
+
+    response = stats(f["responded"], rows.response, US_PER_MINUTE)
+    resolution = stats(f["resolved_in"], rows.resolved, US_PER_HOUR)
+    urgent_response = stats(f["urgent_responded"], rows.response, US_PER_MINUTE)
+    hotspots = _hotspots(rows, f, scope)
+
+    result = {}
+    for s in scopes:
+        c = {name: int(v.sum() if s == PORTFOLIO else v[rows.names.index(s)])
+             for name, v in n.items()}
+        households = scope.households_of(s)
+        result[s] = _without_unmeasured({
+            "created": c["created_in"],
+            "by_type": by_type[s],
+            "by_category": by_category[s],
+            "resolved": c["resolved_in"],
+            "open_at_start": c["open_at_start"],
+            "open_at_end": c["open_at_end"],
+            "completion_rate": rate(c["completed"], c["created_in"]),
+            "response_minutes": response[s],
+            "response_on_time_rate": rate(c["response_on_time"], c["response_sla"]),
+            "resolution_hours": resolution[s],
+            "resolution_on_time_rate": rate(c["resolution_on_time"], c["resolution_sla"]),
+            "overdue_open_at_end": c["overdue"],
+            "satisfaction": {
+                "rated": c["rated"],
+                "rate": rate(c["satisfied"], c["rated"]),
+                "mean": _rounded(Fraction(c["rating_points"], c["rated"]))
+                if c["rated"] else None,
+                "revisit_rate": rate(c["rated"], c["resolved_in"]),
+            },
+            "reopen_rate": rate(c["reopened_resolved"], c["resolved_in"]),
+            "complaints": {
+                "count": c["complaint"],
+                "by_category": complaints[s],
+                "per_100_households": _rounded(Fraction(c["complaint"] * 100, households))
+                if households else None,
+            },
+            "hotspots": hotspots[s],
+            "urgent": {
+                "count": c["urgent"],
+                "response_minutes_median": urgent_response[s]["median"],
+            },
+        }, measured)
+    return result
+
+
+def _without_unmeasured(block: dict, measured: set[str]) -> dict:
+    """Null the KPIs whose source field no export provides."""
+    if "first_response_at" not in measured:
+        block["response_minutes"] = {"mean": None, "median": None, "p90": None, "count": 0}
+        block["response_on_time_rate"] = None
+        block["urgent"]["response_minutes_median"] = None
+    if "satisfaction" not in measured:
+        block["satisfaction"] = {"rated": 0, "rate": None, "mean": None, "revisit_rate": None}
+    if "reopened" not in measured:
+        block["reopen_rate"] = None
+    return block
