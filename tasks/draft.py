@@ -252,6 +252,7 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
                 names: dict[str, str]) -> dict:
     """Everything the templates need for one scope's review, as plain data."""
     month = Month.parse(doc["month"])
+    catalogue = kpi_catalogue()
     highlights, problems = kpi_findings(doc["compare"])
     fell, grew = complaint_findings(doc, previous)
     problems += grew + ticket_problems(doc)
@@ -264,8 +265,8 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
         "scope": {"id": doc["community"], "name": scope_name, "city": city,
                   "is_portfolio": doc["community"] == PORTFOLIO},
         "names": names,
-        "kinds": {key: kpi["kind"] for key, kpi in kpi_catalogue().items()},
-        "directions": {key: kpi["direction"] for key, kpi in kpi_catalogue().items()},
+        "kinds": {key: kpi["kind"] for key, kpi in catalogue.items()},
+        "directions": {key: kpi["direction"] for key, kpi in catalogue.items()},
         "tickets": doc["tickets"],
         "fees": doc["fees"],
         "compare": doc["compare"],

@@ -139,11 +139,6 @@ def quality_files(month_dir: Path, ingested: Ingested, language: str) -> None:
     })
 
 
-def quarantine_frame(path: Path) -> pd.DataFrame:
-    """Read a written quarantine.csv back (for tests and the validate command)."""
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-
-
 @dataclass(frozen=True)
 class Rendered:
     """One scope's review as written to disk, ready to be emailed."""

@@ -10,7 +10,6 @@ be shown to the user.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from yuebao.tasks.ingest.validate import (
 
 MEASURED = ("first_response_at", "satisfaction", "reopened")
 
-__all__ = ["Ingested", "find_exports", "ingest", "ingest_task", "quarantine_records"]
+__all__ = ["Ingested", "find_exports", "ingest", "ingest_task"]
 
 
 @dataclass
@@ -140,11 +139,6 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
         approximate_payments=per_bill is not None,
         columns=shown,
     )
-
-
-def quarantine_records(quarantine: pd.DataFrame) -> list[dict]:
-    """Quarantined rows as plain records (for JSON outputs and tests)."""
-    return json.loads(quarantine.to_json(orient="records", force_ascii=False))
 
 
 @task(name="ingest", cache_policy=NO_CACHE)

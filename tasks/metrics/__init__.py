@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 
 import pandas as pd
@@ -32,8 +33,12 @@ from yuebao.tasks.metrics.scope import SCHEMA, Scope
 from yuebao.tasks.metrics.tickets import TicketRows, ticket_metrics
 
 
+@cache
 def kpi_catalogue() -> dict[str, dict]:
-    """The scalar KPIs that ``compare`` follows, with their kind and direction."""
+    """The scalar KPIs that ``compare`` follows, with their kind and direction.
+
+    Read once: every scope of every month asks for it, and no caller changes it.
+    """
     text = resources.files("yuebao.knowledge").joinpath("kpis.toml").read_text("utf-8")
     return tomllib.loads(text)["kpi"]
 
