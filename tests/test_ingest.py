@@ -7,17 +7,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+import platform
+import sys
 from datetime import datetime
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
+import pyarrow as pa
 import pytest
 import xlwt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from yuebao.errors import UsageError
+from yuebao.memory import keep_freed_memory
 from yuebao.tasks.ingest import ingest
 
 TZ = "Asia/Shanghai"
@@ -273,8 +277,12 @@ def test_missing_required_column_names_field_found_and_closest(tmp_path):
 
 
 def test_empty_unreadable_and_not_a_table(tmp_path):
-    (tmp_path / "empty.csv").write_bytes(b"")
-    assert "empty.csv: the file is empty" in _error(tmp_path, {"tickets": ["empty.csv"]})
+    for name, content in (("empty.csv", b""), ("blank.csv", b"  \n\n"),
+                          ("bom.csv", b"\xef\xbb\xbf \r\n")):
+        (tmp_path / name).write_bytes(content)
+        assert f"{name}: the file is empty" in _error(tmp_path, {"tickets": [name]})
+    (tmp_path / "ragged.csv").write_text("ticket_id,community,created_at\nT1,a\n", "utf-8")
+    assert "ragged.csv: not a readable CSV table" in _error(tmp_path, {"tickets": ["ragged.csv"]})
     (tmp_path / "bad.csv").write_bytes(b"\xff\xfe\xff,\xff\n\xff\xff,\x80\n")
     assert "not readable as UTF-8, GBK or GB18030" in _error(tmp_path, {"tickets": ["bad.csv"]})
     (tmp_path / "binary.csv").write_bytes(b"PK\x03\x04\x00\x00binary")
@@ -395,3 +403,27 @@ def test_strict_money_reads_ascii_digits_only(tmp_path):
     data = ingest({"bills": ["bills.csv"]}, tmp_path, TZ)
     assert data.bills["bill_id"].tolist() == ["B2"]
     assert data.quarantine.iloc[0][["code", "field"]].tolist() == ["unreadable", "amount_due"]
+
+
+def test_money_exact_to_sixteen_digits_of_yuan_and_no_further(tmp_path):
+    """The largest readable amount keeps every fen; one digit more is unreadable, not a crash."""
+    (tmp_path / "bills.csv").write_text(
+        "bill_id,community,fee_item,due_date,amount_due\n"
+        "B1,a,物业费,2025-09-15,9999999999999999.99\n"
+        "B2,a,物业费,2025-09-15,0.01\n"
+        "B3,a,物业费,2025-09-15,99999999999999999\n", "utf-8")
+    data = ingest({"bills": ["bills.csv"]}, tmp_path, TZ)
+    assert data.bills.set_index("bill_id")["amount_due"].to_dict() == {
+        "B1": 999_999_999_999_999_999, "B2": 1}
+    assert data.quarantine[["line", "code", "field"]].values.tolist() == [
+        [4, "unreadable", "amount_due"]]
+
+
+def test_ingest_keeps_freed_memory_for_reuse(tmp_path):
+    """After an ingest, Arrow allocates through glibc, which keeps what is freed (Linux)."""
+    (tmp_path / "bills.csv").write_text(
+        "bill_id,community,fee_item,due_date,amount_due\nB1,a,物业费,2025-09-15,12.30\n", "utf-8")
+    ingest({"bills": ["bills.csv"]}, tmp_path, TZ)
+    assert pa.default_memory_pool().backend_name == "system"
+    if sys.platform == "linux" and platform.libc_ver()[0] == "glibc":
+        assert keep_freed_memory() is True

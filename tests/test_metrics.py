@@ -7,6 +7,7 @@ value show the arithmetic; nothing here was copied from the code's output.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -257,6 +258,17 @@ def test_portfolio_fees(september):
     assert set(f["by_building"]) == {"a/1栋", "a/2栋", "b/5栋"}
     assert f["by_building"]["b/5栋"]["collection_rate_month"] is None
     assert f["by_building"]["b/5栋"]["arrears_at_end"] == 260.0
+
+
+def test_payments_are_tied_to_their_bills_once(tables, september):
+    """Ingest keeps each payment's bill row; tied again by bill_id, the fees are the same."""
+    bills, payments = tables.bills, tables.payments
+    assert (bills["bill_id"].to_numpy()[payments["bill_row"]] == payments["bill_id"]).all()
+    untied = dataclasses.replace(tables, payments=payments.drop(columns="bill_row"))
+    again = _metrics(untied, [{"id": "a", "households": 50}, {"id": "b", "households": 20},
+                              {"id": "c", "households": 10}])
+    assert {s: d["fees"] for s, d in again.items()} == {
+        s: d["fees"] for s, d in september.items()}
 
 
 def test_compare_status_and_direction():

@@ -19,6 +19,7 @@ from prefect.cache_policies import NO_CACHE
 
 from yuebao.config import Config
 from yuebao.errors import UsageError
+from yuebao.memory import keep_freed_memory
 from yuebao.profile import Profile, load_profile
 from yuebao.schema import TABLES
 from yuebao.tasks.ingest.read import find_exports, payments_from_bills, read_source
@@ -87,8 +88,11 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
 
     ``sources`` maps a table name to its paths or globs; a table left out is
     simply not available (the draft then says its figures are missing). With a
-    per-bill profile, payments come from the bills export itself.
+    per-bill profile, payments come from the bills export itself. Large exports
+    make many large short-lived arrays, so the process first keeps freed memory
+    for reuse (``yuebao.memory``).
     """
+    keep_freed_memory()
     if isinstance(profile, str):
         profile = load_profile(profile, base_dir)
     per_bill = _per_bill_columns(profile)

@@ -26,12 +26,25 @@ _LENIENT_TIMESTAMP = (
 )
 _EXCEL_SERIAL = r"\d{5}(?:\.\d+)?"
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
-_MONEY = r"(-?)(\d+)(?:\.(\d{1,2}))?"
+_MONEY = r"-?\d{1,16}(?:\.\d{1,2})?"
 
 
 def arrow_text(text: pd.Series) -> pa.Array:
     """A text column as a pyarrow string array: no copy when it is pyarrow-backed already."""
     return pa.array(text, type=pa.large_string(), from_pandas=True)
+
+
+def positions(values: pd.Series, keys: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The position of each value among ``keys`` (null where it is not one), by hashing.
+
+    With 32-bit offsets when the text fits in them: hashing millions of ids is then
+    about a third faster than with the 64-bit ones pandas keeps.
+    """
+    def compact(text: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+        text = arrow_text(text) if isinstance(text, pd.Series) else text
+        return text.cast(pa.string()) if text.nbytes < 2**31 - 1 else text
+
+    return pc.index_in(compact(values), value_set=compact(keys))
 
 
 def integers(text: pd.Series, readable: pa.Array) -> pd.Series:
@@ -108,8 +121,8 @@ def parse_timestamps(text: pd.Series, timezone: str, *, strict: bool = True,
     present = text.notna()
     if strict:
         naive = present & text.str.fullmatch(_STRICT_TIMESTAMP).fillna(False)
-        result = _localize(_iso(text.where(naive)), timezone)
         rest = present & ~naive  # the offset shape is rare: only these cells are tried
+        result = _localize(_iso(text.where(naive) if rest.any() else text), timezone)
         if rest.any():
             offset = rest.copy()
             offset[rest] = text[rest].str.fullmatch(_STRICT_WITH_OFFSET).fillna(False)
@@ -159,7 +172,7 @@ def parse_dates(text: pd.Series, *, strict: bool = True,
     present = text.notna()
     if strict:
         shaped = present & text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)
-        dates = _iso(text.where(shaped))
+        dates = _iso(text if shaped.eq(present).all() else text.where(shaped))
         return dates, present & dates.isna()
     stamps, bad = parse_timestamps(text, "UTC", strict=False, formats=formats)
     return stamps.dt.tz_localize(None).dt.normalize().astype("datetime64[us]"), bad
@@ -185,16 +198,17 @@ def parse_money(text: pd.Series, *, strict: bool = True) -> tuple[pd.Series, pd.
         carry = noise[2].notna().to_numpy()
     cells = arrow_text(text)
     readable = pc.fill_null(pc.match_substring_regex(cells, f"^{_MONEY}$"), False)
-    shown = pc.if_else(readable, cells, pa.scalar(None, cells.type))
-    # "-12.5" -> -125 tenths -> x10 fen: the digits without the point, scaled by the
-    # decimals they lack (all ASCII once readable, so bytes are characters).
-    point = pc.find_substring(shown, ".")
-    decimals = pc.if_else(pc.less(point, 0), 0,
-                          pc.subtract(pc.subtract(pc.binary_length(shown), point), 1))
-    scale = pc.power(pa.scalar(10, pa.int64()), pc.subtract(2, pc.cast(decimals, pa.int64())))
-    fen = pc.multiply_checked(pc.cast(pc.replace_substring(shown, ".", ""), pa.int64()), scale)
     unreadable = ~np.asarray(readable, dtype=bool)
-    amounts = _int64(fen, text.index)
+    shown = pc.if_else(readable, cells, pa.scalar(None, cells.type)) if unreadable.any() \
+        else cells
+    # Read as decimal(18, 2): its 128-bit integer is the amount in fen, exactly, and its
+    # low 64 bits are that integer (16 digits of yuan at most, so it fits in 63 bits).
+    decimal = pc.cast(shown, pa.decimal128(18, 2))
+    chunks = decimal.chunks if isinstance(decimal, pa.ChunkedArray) else [decimal]
+    fen = np.concatenate([np.zeros(0, dtype=np.int64), *(
+        np.frombuffer(c.buffers()[1], dtype=np.int64)[2 * c.offset::2][:len(c)]
+        for c in chunks)])
+    amounts = pd.Series(pd.arrays.IntegerArray(fen, unreadable), index=text.index)
     if carry is not None and carry.any():
         amounts[carry] += np.where(amounts[carry] < 0, -1, 1)
     return amounts, source.notna() & unreadable

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from yuebao.errors import UsageError
 from yuebao.profile import Profile, TableMap
@@ -103,9 +104,38 @@ def _utf8(data: bytes, encoding: str, shown: str) -> bytes:
     return text.encode("utf-8")
 
 
-def _read_csv(data: bytes, mapping: TableMap, encoding: str, shown: str) -> pd.DataFrame:
-    if b"\x00" in data[:4096]:
+_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
+
+
+def _read_utf8_csv(path: Path) -> pd.DataFrame | None:
+    """A UTF-8 CSV read by pyarrow straight from the file, every column as text.
+
+    The usual large export takes this way: no copy of the file is held in
+    memory. None when pyarrow cannot read it so (another encoding, a broken
+    table, repeated or blank headers): the general way then reads it or says
+    why not.
+    """
+    try:
+        names = pacsv.open_csv(path).schema.names
+        if len(set(names)) < len(names) or not "".join(names).strip():
+            return None
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.large_string())))
+    except (pa.ArrowInvalid, ValueError):
+        return None
+    return table.to_pandas(types_mapper={pa.large_string(): _TEXT}.get)
+
+
+def _read_csv(path: Path, mapping: TableMap, encoding: str, shown: str) -> pd.DataFrame:
+    with path.open("rb") as file:
+        head = file.read(4096)
+    if b"\x00" in head:
         raise UsageError(f"{shown}: not a table: the file is binary (an Excel file named .csv?)")
+    if encoding in ("auto", "utf-8", "utf-8-sig") and mapping.header_row == 1:
+        frame = _read_utf8_csv(path)
+        if frame is not None:
+            return frame
+    data = path.read_bytes()
     utf8 = io.BytesIO(_utf8(data, encoding, shown))
     del data
     try:
@@ -137,7 +167,7 @@ def read_table(path: Path, mapping: TableMap, encoding: str, shown: str) -> pd.D
     if path.suffix.lower() in EXCEL:
         frame = _read_excel(path, mapping, shown)
     else:
-        frame = _read_csv(path.read_bytes(), mapping, encoding, shown)
+        frame = _read_csv(path, mapping, encoding, shown)
     if not len(frame.columns):
         raise UsageError(f"{shown}: the file is empty")
     frame.columns = [str(c).strip() for c in frame.columns]

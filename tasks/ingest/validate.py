@@ -32,6 +32,7 @@ from yuebao.tasks.ingest.parse import (
     parse_dates,
     parse_money,
     parse_timestamps,
+    positions,
 )
 from yuebao.tasks.ingest.read import SourceFile
 
@@ -179,7 +180,12 @@ def bills(raw: pd.DataFrame, reader: Reader) -> tuple[pd.DataFrame, pd.DataFrame
 
 def payments(raw: pd.DataFrame, reader: Reader,
              valid_bills: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list]:
-    """Payments, each tied to one valid bill and so to that bill's community."""
+    """Payments, each tied to one valid bill and so to that bill's community.
+
+    ``bill_row`` keeps the tie as found: the row of the bill in ``valid_bills``,
+    the bills table of the same ingest, so the fee metrics need not look up
+    millions of bill ids a second time.
+    """
     out = pd.DataFrame(index=raw.index)
     checks: list[tuple[pd.Series, str, str]] = []
     out["payment_id"] = reader.text(raw, "payment_id")
@@ -192,7 +198,7 @@ def payments(raw: pd.DataFrame, reader: Reader,
     bill_ids = arrow_text(valid_bills["bill_id"])
     bill_id = reader.text(raw, "bill_id")
     named = bill_id.notna()
-    position = pc.index_in(arrow_text(bill_id), value_set=bill_ids)
+    position = positions(bill_id, bill_ids)
     known = np.asarray(position.is_valid(), dtype=bool)
     checks.append((named & ~known, "unknown_bill", "bill_id"))
     keyed = ~named
@@ -204,12 +210,13 @@ def payments(raw: pd.DataFrame, reader: Reader,
         counts = joined.groupby("index")["bill_id"].agg(["count", "first"])
         matches[keyed] = counts["count"]
         bill_id = bill_id.mask(keyed & matches.eq(1), counts["first"])
-        position = pc.index_in(arrow_text(bill_id), value_set=bill_ids)
+        position = positions(bill_id, bill_ids)
     checks.append((keyed & matches.eq(0), "key_matches_no_bill", "bill_id"))
     checks.append((keyed & matches.gt(1), "key_matches_several_bills", "bill_id"))
     out["bill_id"] = bill_id
     community = pc.take(arrow_text(valid_bills["community"]), position)
     out["community"] = community.to_pandas().set_axis(raw.index)
+    out["bill_row"] = np.asarray(position.fill_null(-1), dtype=np.int64)
     return out, _first_reason(checks, raw.index), []
 
 
@@ -238,7 +245,7 @@ def _losers(parsed: pd.DataFrame, valid_rows: np.ndarray, table: str) -> pd.Seri
 def _quarantine(files: list[SourceFile], raw: pd.DataFrame, invalid: pd.Series,
                 reasons: pd.DataFrame, table: str) -> pd.DataFrame:
     """Every rejected row with its file, line, reason, the cell at fault and the row as read."""
-    bad = raw[invalid]
+    bad = raw.loc[invalid, ["_source", "_row", "_line"]]
     frames = []
     for number, file in enumerate(files):
         mine = bad[bad["_source"] == number]
@@ -311,4 +318,5 @@ def empty_table(table: str, timezone: str) -> pd.DataFrame:
         frame = frame.astype({"due_date": "datetime64[us]", "amount_due": "Int64"})
     if table == "payments":
         frame = frame.astype({"amount": "Int64"})
+        frame["bill_row"] = pd.Series(dtype="int64")
     return frame

@@ -7,10 +7,9 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
 
 from yuebao.schema import PORTFOLIO
-from yuebao.tasks.ingest.parse import arrow_text
+from yuebao.tasks.ingest.parse import positions
 from yuebao.tasks.metrics.numbers import (
     _codes,
     _community_names,
@@ -36,6 +35,18 @@ def _prefix(values: np.ndarray) -> np.ndarray:
 def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """The indices of the slices [lo, hi), one per community, as one array."""
     return np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
+
+
+def bill_rows(bills: pd.DataFrame, payments: pd.DataFrame) -> np.ndarray:
+    """The row of each payment's bill in ``bills`` (-1 for none).
+
+    Ingest ties every payment to its bill once and keeps the row (``bill_row``);
+    tables made another way are tied here by ``bill_id``.
+    """
+    if "bill_row" in payments:
+        return payments["bill_row"].to_numpy(dtype=np.int64)
+    found = positions(payments["bill_id"], bills["bill_id"])
+    return np.asarray(found.fill_null(-1), dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -96,10 +107,9 @@ class FeeRows:
         household_community = np.zeros(household.max(initial=-1) + 1, dtype=np.int64)
         household_community[household[has_unit]] = community[has_unit]
 
-        found = pc.index_in(arrow_text(payments["bill_id"]),
-                            value_set=arrow_text(bills["bill_id"]))
-        known = np.asarray(found.is_valid(), dtype=bool)
-        position = np.asarray(found.fill_null(0), dtype=np.int64)[known]
+        row = bill_rows(bills, payments)
+        known = row >= 0
+        position = row[known]
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
         bill = rank[position]
