@@ -427,3 +427,16 @@ def test_ingest_keeps_freed_memory_for_reuse(tmp_path):
     assert pa.default_memory_pool().backend_name == "system"
     if sys.platform == "linux" and platform.libc_ver()[0] == "glibc":
         assert keep_freed_memory() is True
+
+
+def test_a_total_row_at_the_foot_is_quarantined_as_such(tmp_path):
+    header = ["账单编号", "项目名称", "收费项目", "应收日期", "应收金额"]
+    write_csv(tmp_path / "账单.csv", header,
+              [["B1", "锦江", "物业费", "2025-09-15", "1,234.50"],
+               ["B2", "锦江", "物业费", "2025-09-15", "1,000.00"],
+               ["合计", "", "", "", "2,234.50"]])
+    data = ingest({"bills": ["账单.csv"]}, tmp_path, TZ, "zh-generic")
+    assert data.bills["bill_id"].tolist() == ["B1", "B2"]
+    assert data.quarantine[["line", "code", "field", "value"]].values.tolist() == [
+        [4, "total_row", "bill_id", "合计"]]
+    assert data.totals()["bills"] == {"read": 3, "used": 2, "quarantined": 1, "duplicate": 0}

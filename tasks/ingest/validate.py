@@ -37,6 +37,9 @@ from yuebao.tasks.ingest.parse import (
 from yuebao.tasks.ingest.read import SourceFile
 
 QUARANTINE_COLUMNS = ["file", "line", "table", "code", "field", "value", "raw"]
+# What the foot row of a spreadsheet export says: 合计, 小计, Total.
+TOTAL_LABELS = frozenset({"合计", "总计", "小计", "合计:", "合计：", "总计:", "总计：",
+                          "total", "totals", "grand total", "subtotal", "sum"})
 ACCOUNT_COLUMNS = ["file", "table", "read", "used", "quarantined", "duplicate"]
 _ENUMS = {"type": (TICKET_TYPES, "other"), "category": (TICKET_CATEGORIES, "other"),
           "priority": (PRIORITIES, "normal")}
@@ -220,6 +223,29 @@ def payments(raw: pd.DataFrame, reader: Reader,
     return out, _first_reason(checks, raw.index), []
 
 
+def _total_rows(raw: pd.DataFrame, reasons: pd.DataFrame, invalid: np.ndarray) -> None:
+    """Name rejected rows that are an export's total (合计) row as such, not as "missing".
+
+    Only rows rejected anyway are looked at, so a label never costs a record;
+    the reason only tells the user that nothing was lost.
+    """
+    rejected = np.flatnonzero(invalid)
+    if not len(rejected):
+        return
+    fields = [c for c in raw.columns if not c.startswith("_")]
+    cells = raw.iloc[rejected][fields]
+    found = pd.DataFrame({c: fold(cells[c].astype("str")).str.lower().isin(TOTAL_LABELS)
+                          for c in fields}, index=cells.index)
+    total = found.any(axis=1)
+    if not total.any():
+        return
+    known = set(reasons["field"].cat.categories)
+    reasons["code"] = reasons["code"].cat.add_categories(["total_row"])
+    reasons["field"] = reasons["field"].cat.add_categories([f for f in fields if f not in known])
+    reasons.loc[total[total].index, "code"] = "total_row"
+    reasons.loc[total[total].index, "field"] = found[total].idxmax(axis=1)
+
+
 def _losers(parsed: pd.DataFrame, valid_rows: np.ndarray, table: str) -> pd.Series:
     """Valid rows that lose to another valid row with the same key (False elsewhere).
 
@@ -284,6 +310,7 @@ def validate_table(table: str, files: list[SourceFile], reader: Reader,
         parsed, reasons, notes = payments(raw, reader, valid_bills)
     parsed["_order"] = raw["_order"]
     invalid = reasons["code"].ne("").to_numpy()
+    _total_rows(raw, reasons, invalid)
     duplicate = _losers(parsed, ~invalid, table)
     # status 0 used, 1 quarantined, 2 duplicate; counted per file
     status = np.where(invalid, 1, np.where(duplicate.to_numpy(dtype=bool), 2, 0))

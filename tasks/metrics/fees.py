@@ -95,9 +95,10 @@ class FeeRows:
 
         fee_item, fee_items = _factorized(bills["fee_item"])
         building, buildings = _factorized(bills["building"])
-        # A household is (community, building, unit); a missing building counts as "".
+        building = building[order]
+        # A household is (community, building, unit); a missing building is one more code.
         unit = _factorized(bills["unit"])[0][order]
-        filled = _factorized(bills["building"].fillna(""))[0][order]
+        filled = building + 1
         community = community[order]
         has_unit = unit >= 0
         place = (community * (filled.max(initial=0) + 1) + filled) * (unit.max(initial=0) + 1) \
@@ -110,6 +111,10 @@ class FeeRows:
         row = bill_rows(bills, payments)
         known = row >= 0
         position = row[known]
+        cash_at = _utc(payments["paid_at"])
+        cash_amount = payments["amount"].to_numpy(dtype=np.int64)
+        paid_at, amount = ((cash_at, cash_amount) if known.all()
+                           else (cash_at[known], cash_amount[known]))
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
         bill = rank[position]
@@ -117,8 +122,6 @@ class FeeRows:
         bill = bill[by_bill]
         paid_starts = np.flatnonzero(np.r_[True, bill[1:] != bill[:-1]]) if len(bill) \
             else np.zeros(0, dtype=np.int64)
-        paid_at = _utc(payments["paid_at"])
-        amount = payments["amount"].to_numpy(dtype=np.int64)
         cash_due_date = np.full(len(payments), np.datetime64("NaT", "us"))
         cash_due_date[known] = due_date[position]
         due = bills["amount_due"].to_numpy(dtype=np.int64)[order]
@@ -126,11 +129,11 @@ class FeeRows:
             names=names, community=community, key=key[order], stride=stride, day0=day0,
             due=due, due_prefix=_prefix(due), due_date=due_date[order],
             fee_item=fee_item[order], fee_items=fee_items,
-            building=building[order], buildings=buildings,
+            building=building, buildings=buildings,
             household=household, household_community=household_community,
             paid_bill=bill[paid_starts], paid_starts=paid_starts,
-            paid_at=paid_at[known][by_bill], paid_amount=amount[known][by_bill],
-            cash_at=paid_at, cash_amount=amount,
+            paid_at=paid_at[by_bill], paid_amount=amount[by_bill],
+            cash_at=cash_at, cash_amount=cash_amount,
             cash_community=_codes(payments["community"], names), cash_due_date=cash_due_date,
         )
 
