@@ -25,6 +25,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from yuebao.config import Config
+from yuebao.memory import keep_freed_memory
 from yuebao.months import Month
 from yuebao.tasks.ingest import Ingested
 from yuebao.tasks.metrics.fees import FeeRows, fee_metrics
@@ -182,10 +183,14 @@ class Prepared:
     fees: FeeRows | None
 
 
-
 def prepare(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame, scope: Scope,
             available: frozenset[str]) -> Prepared:
-    """Arrays of the tables a month's metrics need; they do not depend on the month."""
+    """Arrays of the tables a month's metrics need; they do not depend on the month.
+
+    Like ingest, this makes large short-lived arrays, so it keeps freed memory for
+    reuse (``yuebao.memory``) when it runs in a process of its own.
+    """
+    keep_freed_memory()
     names = _community_names([tickets, bills, payments], scope.communities)
     return Prepared(
         tickets=TicketRows.build(tickets, scope, names) if "tickets" in available else None,
