@@ -238,12 +238,14 @@ def _actions(problems: list[Finding]) -> list[dict]:
             for p in problems]
 
 
-def _next_targets(targets: dict[str, float], compare: dict) -> list[dict]:
+def _next_targets(targets: dict[str, float], doc: dict) -> list[dict]:
+    """Next month's targets, leaving out those of a table the company does not export."""
     catalogue = kpi_catalogue()
     return [{"key": key, "kind": catalogue[key]["kind"], "target": value,
              "direction": catalogue[key]["direction"],
-             "current": compare.get(key, {}).get("value")}
-            for key, value in targets.items() if key in catalogue]
+             "current": doc["compare"].get(key, {}).get("value")}
+            for key, value in targets.items()
+            if key in catalogue and doc.get(key.split(".", 1)[0]) is not None]
 
 
 def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str | None,
@@ -278,7 +280,7 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
             "seasonal": plan_items,
             "holidays": [asdict(h) for h in holidays_next],
             "workload": workload,
-            "targets": _next_targets(targets, doc["compare"]),
+            "targets": _next_targets(targets, doc),
         },
         "holidays_now": [asdict(h) for h in holidays_now],
         "communities": community_rows,
@@ -334,9 +336,8 @@ def month_drafts(metrics: MonthMetrics, history: dict[str, dict], config: Config
     next_month = month.shift(1)
     plans = _community_plans(config, communities, next_month)
     plans[PORTFOLIO] = _portfolio_plan(plans, names)
-    in_china = config.country == "CN"
-    holidays_now = holidays_in(month, config.language) if in_china else []
-    holidays_next = holidays_in(next_month, config.language) if in_china else []
+    holidays_now = holidays_in(month, config.language, country=config.country)
+    holidays_next = holidays_in(next_month, config.language, country=config.country)
     rows = [community_row(documents[c], names[c]) for c in communities]
     drafts = {}
     for scope_id, doc in documents.items():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -229,6 +230,7 @@ class SeasonalText(_Strict):
     flood_regions: dict[str, Words] = {}
     items: dict[str, ItemText]
     holidays: dict[str, HolidayText] = {}
+    public_holiday: HolidayText  # any public holiday of a country other than China
 
     @field_validator("zones")
     @classmethod
@@ -652,10 +654,44 @@ def _package_holidays(year: int, locale: str) -> holidays_package.HolidayBase:
     return holidays_package.China(years=year, language=locale)
 
 
+@functools.cache
+def _country_holidays(country: str, year: int, locale: str | None) -> holidays_package.HolidayBase:
+    """The package's public holidays of ``country`` in ``year``, named in ``locale`` when
+    the package has that language (else in the country's own)."""
+    supported = holidays_package.country_holidays(country).supported_languages
+    return holidays_package.country_holidays(
+        country, years=year, language=locale if locale in supported else None)
+
+
+_OBSERVED = re.compile(r"^(?P<name>.+) \(observed\)$", re.IGNORECASE)
+
+
+def _public_holidays_in(month: Month, country: str, text: SeasonalText) -> list[Holiday]:
+    """Another country's public holidays of ``month``, with the same advice for each.
+
+    A day off in lieu ("Independence Day (observed)") is left out when the holiday
+    itself falls in the month too.
+    """
+    days = _country_holidays(country, month.year, text.meta.holidays_locale)
+    named = [(day, name) for day in sorted(days)
+             if (day.year, day.month) == (month.year, month.month)
+             for name in days.get_list(day)]
+    actual = {name for _, name in named if not _OBSERVED.match(name)}
+    first: dict[str, date] = {}
+    for day, name in named:
+        observed = _OBSERVED.match(name)
+        if not (observed and observed["name"] in actual):
+            first.setdefault(name, day)
+    advice = tuple(text.public_holiday.advice)
+    return [Holiday(date=day, name=name, advice=advice, id="public")
+            for name, day in sorted(first.items(), key=lambda entry: (entry[1], entry[0]))]
+
+
 def holidays_in(
     month: Month,
     language: str = "zh",
     *,
+    country: str = "CN",
     knowledge: Knowledge | None = None,
     text: SeasonalText | None = None,
 ) -> list[Holiday]:
@@ -667,10 +703,14 @@ def holidays_in(
     swapped days (调休) fold into their holiday. Holidays that are not public
     holidays (元宵节) are derived from another's first date. Names come from the
     package in the template's ``holidays_locale`` when it supports it, otherwise
-    from the template.
+    from the template. For a ``country`` other than China (an ISO code the
+    package knows) the month's public holidays are listed as the package names
+    them, each with the template's ``public_holiday`` advice.
     """
     knowledge = knowledge or load_knowledge()
     text = text or load_seasonal_text(language, knowledge=knowledge)
+    if country != "CN":
+        return _public_holidays_in(month, country, text)
     canonical = _package_holidays(month.year, knowledge.holiday_names_locale)
     locale = text.meta.holidays_locale
     shown = (

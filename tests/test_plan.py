@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from yuebao.config import config_from_dict
 from yuebao.errors import UsageError
 from yuebao.months import Month
 from yuebao.tasks.plan import (
@@ -237,6 +238,27 @@ def test_holiday_names_in_english():
     lantern = holidays_in(Month(2026, 3), "en")[0]
     assert lantern.name == "Lantern Festival"
     assert lantern.advice[0].isascii()
+
+
+def test_another_countrys_public_holidays_with_common_advice():
+    july = holidays_in(Month(2021, 7), "en", country="US")  # July 5 was the day off in lieu
+    assert [(h.id, h.date, h.name) for h in july] == [
+        ("public", date(2021, 7, 4), "Independence Day")]
+    december = holidays_in(Month(2021, 12), "en", country="US")
+    assert [(h.date, h.name) for h in december] == [
+        (date(2021, 12, 25), "Christmas Day"),
+        (date(2021, 12, 31), "New Year's Day (observed)"),  # the day itself is in January
+    ]
+    assert july[0].advice == december[0].advice and july[0].advice[0].isascii()
+    zh = holidays_in(Month(2021, 7), "zh", country="US")  # names as the package has them
+    assert [(h.date, h.name) for h in zh] == [(date(2021, 7, 4), "Independence Day")]
+    assert "消防" in zh[0].advice[0]
+    assert holidays_in(Month(2021, 8), "en", country="US") == []
+
+
+def test_an_unknown_country_is_a_configuration_error(tmp_path):
+    with pytest.raises(UsageError, match="country 'XX'"):
+        config_from_dict({"country": "XX"}, tmp_path)
 
 
 # --- languages and data files ----------------------------------------------------------

@@ -86,7 +86,8 @@ class Delivery(_Strict):
 class Config(_Strict):
     timezone: str = "Asia/Shanghai"
     language: Literal["zh", "en"] = "zh"
-    # Public holidays and seasonal knowledge are China's; elsewhere the plan leaves them out.
+    # Where the holidays come from (ISO code): China's festivals with their own advice, or
+    # another country's public holidays as the holidays package lists them.
     country: str = "CN"
     output_dir: Path = Path("out")
     hotspot_min: int = Field(default=3, ge=1)
@@ -107,6 +108,16 @@ class Config(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        import holidays
+
+        if value not in holidays.list_supported_countries():
+            raise ValueError(f"no public holidays known for country {value!r} "
+                             "(an ISO 3166 code such as \"CN\" or \"US\")")
         return value
 
     def community(self, community_id: str) -> Community | None:
