@@ -12,6 +12,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pyarrow as pa
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from yuebao.errors import UsageError
 from yuebao.memory import keep_freed_memory
 from yuebao.tasks.ingest import ingest
+from yuebao.tasks.ingest.validate import _kept
 
 TZ = "Asia/Shanghai"
 ZH_TICKET_HEADER = ["工单编号", "项目名称", "楼栋", "房号", "报事时间", "派单时间", "完成时间",
@@ -440,3 +442,13 @@ def test_a_total_row_at_the_foot_is_quarantined_as_such(tmp_path):
     assert data.quarantine[["line", "code", "field", "value"]].values.tolist() == [
         [4, "total_row", "bill_id", "合计"]]
     assert data.totals()["bills"] == {"read": 3, "used": 2, "quarantined": 1, "duplicate": 0}
+
+
+@pytest.mark.parametrize("gone", [[], [0], [3, 4, 9], list(range(10)), list(range(0, 10, 2))])
+def test_kept_rows_are_the_used_ones_in_order(gone):
+    rows = pd.DataFrame({"id": pd.Series([f"R{i}" for i in range(10)], dtype="str"),
+                         "n": range(10)}, index=range(100, 110))
+    used = ~np.isin(np.arange(10), gone)
+    expected = rows[used].reset_index(drop=True)
+    for pieces in (0, 256):  # copied by a mask, or joined from slices
+        pd.testing.assert_frame_equal(_kept(rows, used, pieces), expected)

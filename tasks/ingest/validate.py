@@ -7,6 +7,7 @@ key. Every row ends as exactly one of used, quarantined or duplicate.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -328,9 +329,22 @@ def validate_table(table: str, files: list[SourceFile], reader: Reader,
             examples = text[hit].value_counts().head(3).index.tolist()
             counted.append({"code": code, "table": table, "field": name,
                             "count": int(hit.sum()), "examples": examples})
-    rows = parsed.drop(columns="_order")
-    rows = rows.reset_index(drop=True) if used.all() else rows[used].reset_index(drop=True)
+    rows = _kept(parsed.drop(columns="_order"), used.to_numpy())
     return rows, _quarantine(files, raw, invalid, reasons, table), accounts, counted
+
+
+def _kept(rows: pd.DataFrame, used: np.ndarray, pieces: int = 256) -> pd.DataFrame:
+    """The used rows, numbered from 0.
+
+    Usually only a few rows of millions are left out; the rest is then joined
+    from slices, which shares the text columns instead of copying them.
+    """
+    gone = np.flatnonzero(~used)
+    if len(gone) > pieces:
+        return rows[used].reset_index(drop=True)
+    bounds = np.r_[-1, gone, len(rows)]
+    slices = [rows.iloc[a + 1:b] for a, b in itertools.pairwise(bounds) if b > a + 1]
+    return pd.concat(slices, ignore_index=True) if slices else rows.iloc[:0].reset_index(drop=True)
 
 
 def empty_table(table: str, timezone: str) -> pd.DataFrame:
