@@ -610,6 +610,7 @@ def seasonal_plan(
     language: str = "zh",
     *,
     include_holidays: bool = True,
+    country: str = "CN",
     knowledge: Knowledge | None = None,
     text: SeasonalText | None = None,
 ) -> list[PlanItem]:
@@ -618,7 +619,7 @@ def seasonal_plan(
     Ordered by the priorities of cities.toml: heating, typhoon and flood work
     first, then the month's holidays (as ``holiday.<id>`` items, by date), then
     routine seasonal work. ``include_holidays=False`` leaves the holidays out
-    for a caller that shows :func:`holidays_in` on its own.
+    for a caller that shows :func:`holidays_in` on its own; ``country`` is as there.
     """
     knowledge = knowledge or load_knowledge()
     text = text or load_seasonal_text(language, knowledge=knowledge)
@@ -634,7 +635,8 @@ def seasonal_plan(
         item = PlanItem(item_id, words.title, tuple(words.actions), reason)
         ranked.append((rule.priority, order, item))
     if include_holidays:
-        month_holidays = holidays_in(month, language, knowledge=knowledge, text=text)
+        month_holidays = holidays_in(month, language, country=country, knowledge=knowledge,
+                                     text=text)
         for order, holiday in enumerate(month_holidays):
             reason = text.meta.holiday_reason.format(
                 date=_format_date(holiday.date.strftime("%m-%d"), text), name=holiday.name

@@ -254,6 +254,8 @@ def test_another_countrys_public_holidays_with_common_advice():
     assert [(h.date, h.name) for h in zh] == [(date(2021, 7, 4), "Independence Day")]
     assert "消防" in zh[0].advice[0]
     assert holidays_in(Month(2021, 8), "en", country="US") == []
+    plan = seasonal_plan(Month(2021, 7), None, "en", country="US")
+    assert [(i.id, i.title) for i in plan] == [("holiday.public", "Independence Day")]
 
 
 def test_an_unknown_country_is_a_configuration_error(tmp_path):
