@@ -85,10 +85,17 @@ def ensure_sample(size: Size, cache: Path, regenerate: bool = False) -> dict:
 
 
 def _generator() -> str:
-    """A fingerprint of the sample-data code: cached exports of older code are made again."""
+    """A fingerprint of the sample-data code: cached exports of older code are made again.
+
+    The generator is a package; every module of it is hashed (in name order, each
+    name with its bytes), so a change to any of them makes the data again.
+    """
     spec = importlib.util.find_spec("yuebao.tasks.sample_data")
-    source = Path(spec.origin).read_bytes() if spec and spec.origin else b""
-    return hashlib.sha256(source).hexdigest()[:12]
+    digest = hashlib.sha256()
+    if spec and spec.origin:
+        for path in sorted(Path(spec.origin).parent.glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def mb(kib: int) -> str:

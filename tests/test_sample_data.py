@@ -24,7 +24,6 @@ from yuebao.config import config_from_dict, load_config
 from yuebao.months import Month
 from yuebao.profile import load_profile
 from yuebao.schema import KEYS
-from yuebao.tasks import sample_data
 from yuebao.tasks.ingest import Ingested, ingest
 from yuebao.tasks.metrics import build_scope, month_metrics
 from yuebao.tasks.sample_config import write_sample_config
@@ -37,6 +36,8 @@ from yuebao.tasks.sample_data import (
     SampleSet,
     generate_sample,
 )
+from yuebao.tasks.sample_data.phrases import _FREE_TEXT
+from yuebao.tasks.sample_data.streams import _STREAMS
 
 LAST = Month(2026, 10)
 TIMESTAMP = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
@@ -613,13 +614,13 @@ def test_every_description_of_the_free_text_system_classifies_as_generated(tmp_p
                     "other")
 
     wrong = [(text, stream.category, classify(text))
-             for stream in sample_data._STREAMS for phrases in stream.phrases.values()
-             for text in (sample_data._FREE_TEXT.get(p, p) for p in phrases)
+             for stream in _STREAMS for phrases in stream.phrases.values()
+             for text in (_FREE_TEXT.get(p, p) for p in phrases)
              if classify(text) != stream.category]
     assert wrong == []
-    phrases = {p for s in sample_data._STREAMS for ps in s.phrases.values() for p in ps}
-    assert set(sample_data._FREE_TEXT) <= phrases
-    for text in sample_data._FREE_TEXT.values():
+    phrases = {p for s in _STREAMS for ps in s.phrases.values() for p in ps}
+    assert set(_FREE_TEXT) <= phrases
+    for text in _FREE_TEXT.values():
         text.encode("gbk")
         assert "," not in text
 
