@@ -49,7 +49,7 @@ def generate_sample(out_dir: Path, *, seed: int = 7, communities: int = 4, month
     and money shape per system, one system in GBK, one in Excel workbooks, one with
     no category column. Both styles hold the same events for the same arguments:
     read through their profiles they give the same canonical rows, except the
-    descriptions (see ``_FREE_TEXT``).
+    descriptions (see ``phrases._FREE_TEXT``).
 
     The data covers ``months`` months ending with ``last_month`` (default: the last
     complete month in ``timezone``) and looks like an export taken at 08:00 on the
