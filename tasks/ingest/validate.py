@@ -38,8 +38,8 @@ from yuebao.tasks.ingest.parse import (
 from yuebao.tasks.ingest.read import SourceFile
 
 QUARANTINE_COLUMNS = ["file", "line", "table", "code", "field", "value", "raw"]
-# What the foot row of a spreadsheet export says: 合计, 小计, Total.
-TOTAL_LABELS = frozenset({"合计", "总计", "小计", "合计:", "合计：", "总计:", "总计：",
+# What the foot row of a spreadsheet export says (compared folded: 合计： is 合计:).
+TOTAL_LABELS = frozenset({"合计", "总计", "小计", "合计:", "总计:", "小计:",
                           "total", "totals", "grand total", "subtotal", "sum"})
 ACCOUNT_COLUMNS = ["file", "table", "read", "used", "quarantined", "duplicate"]
 _ENUMS = {"type": (TICKET_TYPES, "other"), "category": (TICKET_CATEGORIES, "other"),
