@@ -452,3 +452,43 @@ def test_kept_rows_are_the_used_ones_in_order(gone):
     expected = rows[used].reset_index(drop=True)
     for pieces in (0, 256):  # copied by a mask, or joined from slices
         pd.testing.assert_frame_equal(_kept(rows, used, pieces), expected)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_line_numbers_count_blank_lines_and_cells_that_span_lines(tmp_path, encoding):
+    """quarantine.csv names the line a person finds the row on, whatever comes before it."""
+    text = ("工单编号,项目名称,报事时间,报事内容\n"
+            'G1,锦江,2025/9/1 8:05,"楼道灯不亮，\n三楼和四楼都不亮"\n'
+            "\n"
+            "G2,锦江,不是时间,漏水\r\n"
+            'G3,锦江,2025/9/1 9:00,"说""马上到""，\n\n至今未到"\n'
+            "G4,,2025/9/1 9:30,噪音\n")
+    (tmp_path / "工单.csv").write_bytes(text.encode(encoding))
+    data = ingest({"tickets": ["工单.csv"]}, tmp_path, TZ, "zh-generic")
+    assert data.quarantine[["line", "value"]].values.tolist() == [[5, "不是时间"], [9, ""]]
+    described = data.tickets.set_index("ticket_id")["description"]
+    assert described["G1"] == "楼道灯不亮，\n三楼和四楼都不亮"
+    assert described["G3"] == '说"马上到"，\n\n至今未到'
+
+
+def test_a_repeated_header_is_read_as_pandas_would_name_it(tmp_path):
+    (tmp_path / "bills.csv").write_text(
+        "bill_id,community,fee_item,due_date,amount_due,note,note\n"
+        "B1,a,物业费,2025-09-15,12.30,first,second\n"
+        "B2,a,物业费,2025-09-15,abc,third,fourth\n", "utf-8")
+    data = ingest({"bills": ["bills.csv"]}, tmp_path, TZ)
+    assert data.bills["bill_id"].tolist() == ["B1"]
+    raw = json.loads(data.quarantine.iloc[0]["raw"])
+    assert (raw["note"], raw["note.1"], data.quarantine.iloc[0]["line"]) == ("third", "fourth", 3)
+
+
+def test_a_title_line_above_the_header_keeps_the_line_numbers(tmp_path):
+    text = ("物业工单明细表\n工单编号,项目名称,报事时间,报事内容\n"
+            'G1,锦江,2025/9/1 8:05,"两行\n内容"\n\nG2,锦江,坏时间,x\n')
+    (tmp_path / "工单.csv").write_bytes(text.encode("gbk"))
+    profile = tmp_path / "mine.toml"
+    profile.write_text(_profile_with("zh-generic", "").replace(
+        "[tickets.columns]", "[tickets]\nheader_row = 2\n\n[tickets.columns]", 1), "utf-8")
+    data = ingest({"tickets": ["工单.csv"]}, tmp_path, TZ, str(profile))
+    assert data.quarantine[["line", "value"]].values.tolist() == [[6, "坏时间"]]
+    assert data.tickets["description"].tolist() == ["两行\n内容"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import glob
-import io
 import os
 import zipfile
 from dataclasses import dataclass
@@ -105,47 +104,92 @@ def _utf8(data: bytes, encoding: str, shown: str) -> bytes:
 
 
 _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
+_CHUNK = 1 << 24
 
 
-def _read_utf8_csv(path: Path) -> pd.DataFrame | None:
-    """A UTF-8 CSV read by pyarrow straight from the file, every column as text.
+def _arrow_csv(source: Path | bytes, header_row: int) -> pd.DataFrame:
+    """A CSV read by pyarrow, every column as text; quoted cells may span lines.
 
-    The usual large export takes this way: no copy of the file is held in
-    memory. None when pyarrow cannot read it so (another encoding, a broken
-    table, repeated or blank headers): the general way then reads it or says
-    why not.
+    A repeated header gets a suffix as pandas would give it (the second
+    ``resolution_hours`` is ``resolution_hours.1``). Raises ``ValueError`` for
+    blank headers and ``pa.ArrowInvalid`` for text that is not UTF-8 or not a table.
     """
-    try:
-        names = pacsv.open_csv(path).schema.names
-        if len(set(names)) < len(names) or not "".join(names).strip():
-            return None
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.large_string())))
-    except (pa.ArrowInvalid, ValueError):
-        return None
-    return table.to_pandas(types_mapper={pa.large_string(): _TEXT}.get)
+    def opened() -> Path | pa.BufferReader:
+        return source if isinstance(source, Path) else pa.BufferReader(source)
+
+    read = pacsv.ReadOptions(skip_rows=header_row - 1)
+    parse = pacsv.ParseOptions(newlines_in_values=True)
+    names = pacsv.open_csv(opened(), read_options=read, parse_options=parse).schema.names
+    if not "".join(names).strip():
+        raise ValueError("blank column names")
+    table = pacsv.read_csv(opened(), read_options=read, parse_options=parse,
+                           convert_options=pacsv.ConvertOptions(
+                               column_types=dict.fromkeys(names, pa.large_string())))
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        unique.append(f"{name}.{count}" if count else name)
+    return table.rename_columns(unique).to_pandas(types_mapper={pa.large_string(): _TEXT}.get)
+
+
+def _record_lines(source: Path | bytes, header_row: int, rows: int) -> np.ndarray:
+    """The line of the file each data row starts on, as a person counts lines.
+
+    Usually row k is on line header_row + 1 + k, which a count of line breaks
+    confirms. Blank lines (skipped) and cells spanning lines shift that; then
+    the text is scanned once: a line break ends a row when an even number of
+    quotes comes before it.
+    """
+    plain = np.arange(rows) + header_row + 1
+    data = source if isinstance(source, bytes) else None
+    if data is None:
+        breaks, last = 0, b"\n"
+        with source.open("rb") as file:
+            while chunk := file.read(_CHUNK):
+                breaks, last = breaks + chunk.count(b"\n"), chunk[-1:]
+        if breaks + (last != b"\n") == header_row + rows:
+            return plain
+        data = source.read_bytes()
+    text = np.frombuffer(data, dtype=np.uint8)
+    breaks = np.flatnonzero(text == ord("\n"))
+    quotes = np.flatnonzero(text == ord('"'))
+    ends = np.searchsorted(quotes, breaks) % 2 == 0
+    first_byte = np.r_[0, breaks[ends] + 1]
+    first_line = np.r_[1, np.flatnonzero(ends) + 2]
+    length = np.r_[breaks[ends], len(text)] - first_byte
+    blank = (length == 0) | ((length == 1) & (text[np.minimum(first_byte, len(text) - 1)] == 13))
+    lines = first_line[~blank][header_row:]
+    return lines if len(lines) == rows else plain
 
 
 def _read_csv(path: Path, mapping: TableMap, encoding: str, shown: str) -> pd.DataFrame:
+    """A CSV's cells as text, with the line each row starts on.
+
+    A UTF-8 file (the usual large export) is read by pyarrow straight from the
+    file, holding no copy of it in memory; other encodings are decoded first.
+    """
     with path.open("rb") as file:
         head = file.read(4096)
     if b"\x00" in head:
         raise UsageError(f"{shown}: not a table: the file is binary (an Excel file named .csv?)")
-    if encoding in ("auto", "utf-8", "utf-8-sig") and mapping.header_row == 1:
-        frame = _read_utf8_csv(path)
-        if frame is not None:
-            return frame
-    data = path.read_bytes()
-    utf8 = io.BytesIO(_utf8(data, encoding, shown))
-    del data
-    try:
-        if mapping.header_row == 1:
-            return pd.read_csv(utf8, dtype=str, keep_default_na=False, engine="pyarrow")
-        return pd.read_csv(utf8, dtype=str, keep_default_na=False,
-                           header=mapping.header_row - 1)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UsageError(f"{shown}: not a readable CSV table ({reason})") from error
+    source: Path | bytes = path
+    frame = None
+    if encoding in ("auto", "utf-8", "utf-8-sig"):
+        try:
+            frame = _arrow_csv(path, mapping.header_row)
+        except (pa.ArrowInvalid, ValueError):
+            frame = None
+    if frame is None:
+        source = _utf8(path.read_bytes(), encoding, shown)
+        try:
+            frame = _arrow_csv(source, mapping.header_row)
+        except (pa.ArrowInvalid, ValueError) as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise UsageError(f"{shown}: not a readable CSV table ({reason})") from error
+    frame["_line"] = _record_lines(source, mapping.header_row, len(frame))
+    return frame
 
 
 def _read_excel(path: Path, mapping: TableMap, shown: str) -> pd.DataFrame:
@@ -166,14 +210,16 @@ def read_table(path: Path, mapping: TableMap, encoding: str, shown: str) -> pd.D
     """One file's cells as text, headers trimmed, with the line each row came from."""
     if path.suffix.lower() in EXCEL:
         frame = _read_excel(path, mapping, shown)
+        frame["_line"] = np.arange(len(frame)) + mapping.header_row + 1
     else:
         frame = _read_csv(path, mapping, encoding, shown)
-    if not len(frame.columns):
+    if len(frame.columns) < 2:
         raise UsageError(f"{shown}: the file is empty")
+    lines = frame.pop("_line")
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.astype("str").apply(
         lambda column: column.str.strip() if _may_need_trim(column) else column)
-    frame["_line"] = np.arange(len(frame)) + mapping.header_row + 1
+    frame["_line"] = lines
     return frame
 
 
