@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import glob
+import mmap
 import os
 import zipfile
 from dataclasses import dataclass
@@ -143,16 +144,17 @@ def _record_lines(source: Path | bytes, header_row: int, rows: int) -> np.ndarra
     quotes comes before it.
     """
     plain = np.arange(rows) + header_row + 1
-    data = source if isinstance(source, bytes) else None
-    if data is None:
-        breaks, last = 0, b"\n"
-        with source.open("rb") as file:
-            while chunk := file.read(_CHUNK):
-                breaks, last = breaks + chunk.count(b"\n"), chunk[-1:]
-        if breaks + (last != b"\n") == header_row + rows:
+    if isinstance(source, Path):
+        with source.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            mapped = np.frombuffer(m, dtype=np.uint8)
+            breaks = sum(int(np.count_nonzero(mapped[at:at + _CHUNK] == ord("\n")))
+                         for at in range(0, len(mapped), _CHUNK))
+            unended = bool(len(mapped)) and mapped[-1] != ord("\n")
+            del mapped  # the map cannot close while an array still views it
+        if breaks + unended == header_row + rows:
             return plain
-        data = source.read_bytes()
-    text = np.frombuffer(data, dtype=np.uint8)
+        source = source.read_bytes()
+    text = np.frombuffer(source, dtype=np.uint8)
     breaks = np.flatnonzero(text == ord("\n"))
     quotes = np.flatnonzero(text == ord('"'))
     ends = np.searchsorted(quotes, breaks) % 2 == 0
