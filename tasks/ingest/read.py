@@ -119,13 +119,16 @@ def _arrow_csv(source: Path | bytes, header_row: int) -> pd.DataFrame:
         return source if isinstance(source, Path) else pa.BufferReader(source)
 
     read = pacsv.ReadOptions(skip_rows=header_row - 1)
-    parse = pacsv.ParseOptions(newlines_in_values=True)
-    names = pacsv.open_csv(opened(), read_options=read, parse_options=parse).schema.names
+    names = pacsv.open_csv(opened(), read_options=read,
+                           parse_options=pacsv.ParseOptions(newlines_in_values=True)).schema.names
     if not "".join(names).strip():
         raise ValueError("blank column names")
-    table = pacsv.read_csv(opened(), read_options=read, parse_options=parse,
-                           convert_options=pacsv.ConvertOptions(
-                               column_types=dict.fromkeys(names, pa.large_string())))
+    convert = pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.large_string()))
+    try:  # most exports have no line break inside a cell, and are read faster without
+        table = pacsv.read_csv(opened(), read_options=read, convert_options=convert)
+    except pa.ArrowInvalid:
+        table = pacsv.read_csv(opened(), read_options=read, convert_options=convert,
+                               parse_options=pacsv.ParseOptions(newlines_in_values=True))
     seen: dict[str, int] = {}
     unique = []
     for name in names:
