@@ -172,7 +172,8 @@ def parse_dates(text: pd.Series, *, strict: bool = True,
     present = text.notna()
     if strict:
         shaped = present & text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)
-        dates = _iso(text if shaped.eq(present).all() else text.where(shaped))
+        rest = present & ~shaped
+        dates = _iso(text.where(shaped) if rest.any() else text)
         return dates, present & dates.isna()
     stamps, bad = parse_timestamps(text, "UTC", strict=False, formats=formats)
     return stamps.dt.tz_localize(None).dt.normalize().astype("datetime64[us]"), bad

@@ -9,6 +9,7 @@ unreadable value becomes a quarantine reason instead of a crash.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import glob
 import mmap
@@ -182,10 +183,8 @@ def _read_csv(path: Path, mapping: TableMap, encoding: str, shown: str) -> pd.Da
     source: Path | bytes = path
     frame = None
     if encoding in ("auto", "utf-8", "utf-8-sig"):
-        try:
+        with contextlib.suppress(pa.ArrowInvalid, ValueError):  # the general way says why
             frame = _arrow_csv(path, mapping.header_row)
-        except (pa.ArrowInvalid, ValueError):
-            frame = None
     if frame is None:
         source = _utf8(path.read_bytes(), encoding, shown)
         try:
