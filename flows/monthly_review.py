@@ -3,6 +3,10 @@
 ``monthly_review`` does one month (the scheduled and the manual run);
 ``backfill`` does a range of months from one reading of the exports, keeps
 going when a month fails, and never touches another month's outputs.
+
+Whatever runs a month holds its lock first (one writer per month), and a run
+ends ``Failed`` (exit 1) whenever something it owed did not happen: a month the
+exports do not cover, a review not rendered, an email failed or uncertain.
 """
 
 from __future__ import annotations
@@ -13,20 +17,25 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from yuebao.config import Config, load_config
+from yuebao.errors import RunFailed
 from yuebao.months import Month
+from yuebao.tasks.bookkeeping import (
+    MonthBusy,
+    Reprocess,
+    RunStatus,
+    finish_month_task,
+    lock_month_task,
+    months_to_run,
+    record_failure_task,
+    run_status,
+    scopes_to_redo,
+    unlock_month_task,
+)
 from yuebao.tasks.deliver import deliver_task
 from yuebao.tasks.draft import draft_task
 from yuebao.tasks.ingest import Ingested, ingest_task
-from yuebao.tasks.metrics import history_task, metrics_task
-from yuebao.tasks.render import (
-    quality_files,
-    record_run,
-    render_task,
-    run_status,
-    validation_report,
-)
-
-REPROCESS = ("none", "failed", "all")
+from yuebao.tasks.metrics import coverage_task, history_task, metrics_task
+from yuebao.tasks.render import quality_files, render_task, validation_report
 
 
 def report_month(month: str | None, timezone: str) -> Month:
@@ -40,30 +49,41 @@ def report_month(month: str | None, timezone: str) -> Month:
     return Month.last_complete(scheduled, timezone)
 
 
+def _review_run_name() -> str:
+    """``review-2025-09``: the month a run reports, so the UI lists runs by month."""
+    parameters = flow_run.parameters
+    try:
+        config = load_config(parameters["config_path"])
+        return f"review-{report_month(parameters.get('month'), config.timezone)}"
+    except Exception:  # a bad config fails the run itself, with its own message
+        return "review"
+
+
 def review_month(ingested: Ingested, config: Config, month: Month,
                  communities: list[str] | None, send: bool, resend: bool) -> dict:
-    """The tasks of one month, from canonical tables to delivered emails."""
-    metrics = metrics_task(ingested, config, month)
-    history = history_task(ingested, config, month)
-    drafts = draft_task(metrics, history, config, month)
-    month_dir, rendered = render_task(drafts, metrics.documents, ingested, config, month,
-                                      communities)
-    deliveries = deliver_task(rendered, month_dir, config, str(month), resend) if send else []
-    record_run(config.resolve(config.output_dir), str(month), "succeeded")
-    return {
-        "month": str(month),
-        "output_dir": str(month_dir),
-        "reviews": {r.scope: str(month_dir / r.folder / "review.md") for r in rendered},
-        "spreadsheets": {r.scope: str(month_dir / r.folder / "metrics.xlsx") for r in rendered},
-        "deliveries": [
-            {"scope": d.scope, "status": d.status, "to": list(d.to),
-             "eml": str(d.eml_path) if d.eml_path else None, "detail": d.detail}
-            for d in deliveries
-        ],
-    }
+    """The tasks of one month, from canonical tables to delivered emails.
+
+    The caller holds the month's lock. A failure before any review is rendered is
+    recorded for the whole month; after that, ``finish_month_task`` records each
+    scope and delivery and raises :class:`RunFailed` if any of them failed.
+    """
+    output_dir = config.resolve(config.output_dir)
+    try:
+        spans = coverage_task(ingested, month, config.language)
+        metrics = metrics_task(ingested, config, month, spans)
+        history = history_task(ingested, config, month)
+        drafts = draft_task(metrics, history, config, month)
+        rendered = render_task(drafts, metrics.documents, ingested, config, month, communities)
+        deliveries = (deliver_task(rendered.reviews, rendered.month_dir, config, str(month),
+                                   resend) if send and rendered.reviews else [])
+    except Exception as error:
+        record_failure_task(output_dir, str(month), error)
+        raise
+    return finish_month_task(output_dir, str(month), rendered, deliveries,
+                             partial=communities is not None, language=config.language)
 
 
-@flow(name="monthly_review")
+@flow(name="monthly_review", flow_run_name=_review_run_name)
 def monthly_review(config_path: str, month: str | None = None,
                    communities: list[str] | None = None, send: bool = True,
                    resend: bool = False) -> dict:
@@ -71,30 +91,60 @@ def monthly_review(config_path: str, month: str | None = None,
     config = load_config(config_path)
     target = report_month(month, config.timezone)
     get_run_logger().info("Reviewing %s for %d communities", target, len(config.communities))
+    ingested = ingest_task(config)
+    lock = lock_month_task(config.resolve(config.output_dir), str(target),
+                           config.lock_wait_seconds)
     try:
-        return review_month(ingest_task(config), config, target, communities, send, resend)
-    except Exception as error:
-        record_run(config.resolve(config.output_dir), str(target), "failed",
-                   f"{type(error).__name__}: {error}")
-        raise
+        return review_month(ingested, config, target, communities, send, resend)
+    finally:
+        unlock_month_task(lock)
 
 
-def months_to_run(status: dict[str, dict], months: list[Month], reprocess: str) -> list[Month]:
-    """Months a backfill runs: never-run ones, plus failed ones or all of them on request."""
-    rerun = {"none": set(), "failed": {"failed"}, "all": {"failed", "succeeded"}}[reprocess]
-    return [m for m in months
-            if str(m) not in status or status[str(m)]["status"] in rerun]
+def _backfill_month(ingested: Ingested, config: Config, month: Month, reprocess: Reprocess,
+                    send: bool, resend: bool) -> list[dict]:
+    """One month of a backfill under its lock: its rows for the status table."""
+    output_dir = config.resolve(config.output_dir)
+    try:
+        lock = lock_month_task(output_dir, str(month), config.lock_wait_seconds)
+    except MonthBusy as error:
+        return [{"month": str(month), "scope": "*", "status": "failed", "detail": str(error)}]
+    try:
+        # Another run may have done the month while this one waited for it.
+        record = run_status(output_dir).get(str(month))
+        if not months_to_run({str(month): record} if record else {}, [month], reprocess):
+            return [{"month": str(month), "scope": "*", "status": "skipped",
+                     "detail": "already run"}]
+        redo = scopes_to_redo(record) if reprocess == Reprocess.FAILED else None
+        try:
+            result = review_month(ingested, config, month, redo, send, resend)
+        except RunFailed as error:
+            if error.result is None:
+                return [{"month": str(month), "scope": "*", "status": "failed",
+                         "detail": str(error)}]
+            result = error.result
+        except Exception as error:
+            detail = " ".join(f"{type(error).__name__}: {error}".split())
+            return [{"month": str(month), "scope": "*", "status": "failed", "detail": detail}]
+        return [{"month": str(month), "scope": scope, **line}
+                for scope, line in result["scopes"].items()]
+    finally:
+        unlock_month_task(lock)
 
 
-@flow(name="backfill")
+@flow(name="backfill", flow_run_name="backfill-{first}-to-{last}")
 def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
-             send: bool = False, dry_run: bool = False) -> list[dict]:
-    """Many months, one row per month and scope; a failing month does not stop the rest."""
+             send: bool = False, dry_run: bool = False, resend: bool = False) -> list[dict]:
+    """Many months, one row per month and scope; a failing month does not stop the rest.
+
+    The flow run ends ``Failed`` (:class:`RunFailed`, carrying the rows) when any
+    month failed.
+    """
     logger = get_run_logger()
     config = load_config(config_path)
+    how = Reprocess(reprocess)
     months = Month.parse(first).range_to(Month.parse(last))
     output_dir = config.resolve(config.output_dir)
-    chosen = months_to_run(run_status(output_dir), months, reprocess)
+    chosen = months_to_run(run_status(output_dir), months, how)
     rows = [{"month": str(m), "scope": "*", "status": "skipped", "detail": "already run"}
             for m in months if m not in chosen]
     if dry_run:
@@ -102,18 +152,16 @@ def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
                        for m in chosen]
     ingested = ingest_task(config) if chosen else None
     for month in chosen:
-        try:
-            result = review_month(ingested, config, month, None, send, resend=False)
-        except Exception as error:
-            detail = f"{type(error).__name__}: {error}"
-            logger.error("%s failed: %s", month, detail)
-            record_run(output_dir, str(month), "failed", detail)
-            rows.append({"month": str(month), "scope": "*", "status": "failed", "detail": detail})
-            continue
-        sent = {d["scope"]: d["status"] for d in result["deliveries"]}
-        rows += [{"month": str(month), "scope": scope, "status": "succeeded",
-                  "detail": sent.get(scope, "not sent")} for scope in result["reviews"]]
-    return sorted(rows, key=lambda row: row["month"])
+        assert ingested is not None
+        rows += _backfill_month(ingested, config, month, how, send, resend)
+    rows.sort(key=lambda row: row["month"])
+    failed = sorted({row["month"] for row in rows if row["status"] == RunStatus.FAILED})
+    if failed:
+        for row in rows:
+            logger.info("%s %s %s %s", row["month"], row["scope"], row["status"], row["detail"])
+        raise RunFailed(f"backfill: {len(failed)} of {len(months)} months failed "
+                        f"({', '.join(failed)})", summary=rows, result={"rows": rows})
+    return rows
 
 
 @flow(name="validate")

@@ -8,10 +8,11 @@ The HTML email body is made from the same Markdown, so the words exist once.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import uuid
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -30,6 +31,8 @@ from yuebao.tasks.document import write_review_docx
 from yuebao.tasks.ingest import Ingested
 from yuebao.tasks.spreadsheet import write_metrics_xlsx
 from yuebao.words import labels, month_name
+
+log = logging.getLogger(__name__)
 
 
 def _decimal(value: float | int) -> Decimal:
@@ -155,35 +158,76 @@ class Rendered:
         return tuple(month_dir / self.folder / name for name in self.files)
 
 
+@dataclass(frozen=True)
+class RenderedMonth:
+    """The month's published folder, the scopes rendered into it and those that failed."""
+
+    month_dir: Path
+    reviews: list[Rendered]
+    failures: dict[str, str] = field(default_factory=dict)  # scope -> what went wrong
+
+
+def render_scope(scope: str, draft: dict, document: dict, folder: Path, language: str,
+                 names: dict[str, str]) -> Rendered:
+    """One scope's files, made beside its folder and swapped in whole.
+
+    A scope that fails half-way therefore keeps its last good files instead of
+    a mix of old and new ones.
+    """
+    fresh = folder.with_name(f".{folder.name}.new")
+    if fresh.exists():
+        shutil.rmtree(fresh)
+    try:
+        markdown, html = render_review(draft, language)
+        write_json(fresh / "metrics.json", document)
+        write_text(fresh / "review.md", markdown)
+        write_text(fresh / "review.html", html)
+        write_review_docx(markdown, fresh / "review.docx", language)
+        write_metrics_xlsx(document, fresh / "metrics.xlsx", language, names)
+        if folder.exists():
+            shutil.rmtree(folder)
+        fresh.rename(folder)
+    finally:
+        if fresh.exists():
+            shutil.rmtree(fresh)
+    return Rendered(
+        scope=scope, name=draft["scope"]["name"],
+        subject=subject(draft, language), markdown=markdown, html=html,
+        folder=folder.name, files=("review.docx", "metrics.xlsx"),
+    )
+
+
 def render_month(drafts: dict[str, dict], documents: dict[str, dict], ingested: Ingested,
-                 month_dir: Path, language: str, scopes: list[str] | None = None) -> list[Rendered]:
-    """Write the month's files into ``month_dir`` (a staging folder, see :func:`publish`)."""
+                 month_dir: Path, language: str,
+                 scopes: list[str] | None = None) -> tuple[list[Rendered], dict[str, str]]:
+    """Write the month's files into ``month_dir`` (a staging folder, see :func:`publish`).
+
+    One scope failing to render does not stop the others; its error is returned
+    beside the scopes that were rendered.
+    """
     quality_files(month_dir, ingested, language)
     names = {scope: draft["scope"]["name"] for scope, draft in drafts.items()}
-    rendered = []
+    rendered, failures = [], {}
     for scope, draft in drafts.items():
         if scopes is not None and scope not in scopes:
             continue
-        folder = month_dir / safe_name(scope)
-        markdown, html = render_review(draft, language)
-        write_json(folder / "metrics.json", documents[scope])
-        write_text(folder / "review.md", markdown)
-        write_text(folder / "review.html", html)
-        write_review_docx(markdown, folder / "review.docx", language)
-        write_metrics_xlsx(documents[scope], folder / "metrics.xlsx", language, names)
-        rendered.append(Rendered(
-            scope=scope, name=draft["scope"]["name"], subject=subject(draft, language),
-            markdown=markdown, html=html, folder=folder.name,
-            files=("review.docx", "metrics.xlsx"),
-        ))
-    return rendered
+        try:
+            rendered.append(render_scope(scope, draft, documents[scope],
+                                         month_dir / safe_name(scope), language, names))
+        except Exception as error:
+            log.exception("%s: the review could not be rendered", scope)
+            failures[scope] = f"{type(error).__name__}: {error}"
+    return rendered, failures
 
 
 def staging_dir(output_dir: Path, month: str) -> Path:
-    """A private copy of the month's folder to write into; the old one stays until publish."""
-    final, staging = output_dir / month, output_dir / f".{month}.staging"
-    if staging.exists():
-        shutil.rmtree(staging)
+    """A private copy of the month's folder to write into; the old one stays until publish.
+
+    The name is unique to the run, so no two runs ever share one, whatever the
+    interleaving.
+    """
+    final = output_dir / month
+    staging = output_dir / f".{month}.staging-{uuid.uuid4().hex[:12]}"
     if final.exists():
         shutil.copytree(final, staging)
     staging.mkdir(parents=True, exist_ok=True)
@@ -191,10 +235,14 @@ def staging_dir(output_dir: Path, month: str) -> Path:
 
 
 def publish(staging: Path, output_dir: Path, month: str) -> Path:
-    """Swap the finished staging folder in, so a failed run leaves the last good outputs."""
-    final, retired = output_dir / month, output_dir / f".{month}.retired"
-    if retired.exists():
-        shutil.rmtree(retired)
+    """Swap the finished staging folder in, so a failed run leaves the last good outputs.
+
+    Between the two renames the month has no folder; a run killed there leaves
+    the retired one, which the next holder of the month's lock puts back
+    (``tasks.bookkeeping.lock``).
+    """
+    final = output_dir / month
+    retired = output_dir / f".{month}.retired-{staging.name.rpartition('-')[2]}"
     if final.exists():
         final.rename(retired)
     staging.rename(final)
@@ -203,32 +251,19 @@ def publish(staging: Path, output_dir: Path, month: str) -> Path:
     return final
 
 
-@task(name="render", cache_policy=NO_CACHE)
+@task(name="render", task_run_name="render-{month}", cache_policy=NO_CACHE)
 def render_task(drafts: dict[str, dict], documents: dict[str, dict], ingested: Ingested,
-                config: Config, month: Month,
-                scopes: list[str] | None = None) -> tuple[Path, list[Rendered]]:
+                config: Config, month: Month, scopes: list[str] | None = None) -> RenderedMonth:
     """Prefect task: write the month's outputs and publish them in one step."""
     output_dir = config.resolve(config.output_dir)
     staging = staging_dir(output_dir, str(month))
-    rendered = render_month(drafts, documents, ingested, staging, config.language, scopes)
-    return publish(staging, output_dir, str(month)), rendered
-
-
-RUNS_FILE = "runs.json"
-
-
-def run_status(output_dir: Path) -> dict[str, dict]:
-    """Each month's last outcome (``succeeded`` or ``failed``), as backfills need to know."""
-    path = output_dir / RUNS_FILE
-    return json.loads(path.read_text("utf-8")) if path.exists() else {}
-
-
-def record_run(output_dir: Path, month: str, status: str, detail: str = "") -> None:
-    """Remember how a month's run ended, next to the month folders."""
-    runs = run_status(output_dir)
-    runs[month] = {"status": status, "detail": detail,
-                   "at": datetime.now(UTC).isoformat(timespec="seconds")}
-    write_json(output_dir / RUNS_FILE, dict(sorted(runs.items())))
+    try:
+        rendered, failures = render_month(drafts, documents, ingested, staging,
+                                          config.language, scopes)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return RenderedMonth(publish(staging, output_dir, str(month)), rendered, failures)
 
 
 def validation_report(ingested: Ingested, config_path: str, profile: str, language: str,

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 import yuebao.flows.monthly_review as review_flows
+from yuebao.errors import RunFailed
 from yuebao.flows.monthly_review import backfill, monthly_review
+from yuebao.months import Month
+from yuebao.tasks.bookkeeping import Reprocess, months_to_run
 
 
 @pytest.fixture()
@@ -36,16 +39,18 @@ def test_a_failing_month_keeps_its_last_outputs_and_stops_nothing(config, tmp_pa
         return real_draft(metrics, history, config, month)
 
     monkeypatch.setattr(review_flows, "draft_task", draft_failing_in_august)
-    rows = backfill(str(config), "2025-07", "2025-09", reprocess="all")
+    with pytest.raises(RunFailed, match=r"backfill: 1 of 3 months failed \(2025-08\)") as failed:
+        backfill(str(config), "2025-07", "2025-09", reprocess="all")
+    rows = failed.value.result["rows"]
     status = {(r["month"], r["scope"]): r["status"] for r in rows}
     assert status[("2025-08", "*")] == "failed"
     assert status[("2025-07", "_portfolio")] == "succeeded"
     assert status[("2025-09", "_portfolio")] == "succeeded"
     # August's earlier outputs are untouched; no staging folder is left behind.
     assert (out / "2025-08" / "_portfolio" / "metrics.json").read_bytes() == august
-    assert not list(out.glob(".*staging"))
+    assert not list(out.glob(".*staging*")) and not list(out.glob(".*retired*"))
     runs = json.loads((out / "runs.json").read_text("utf-8"))
-    assert runs["2025-08"]["status"] == "failed" and "August broke" in runs["2025-08"]["detail"]
+    assert runs["2025-08"]["status"] == "failed" and "August broke" in runs["2025-08"]["error"]
     # By default nothing is sent in a backfill.
     assert not (tmp_path / "outbox").exists()
 
@@ -59,11 +64,11 @@ def test_a_failing_month_keeps_its_last_outputs_and_stops_nothing(config, tmp_pa
 
 
 def test_months_to_run():
-    from yuebao.months import Month
-
-    months = Month.parse("2025-01").range_to(Month.parse("2025-03"))
-    status = {"2025-01": {"status": "succeeded"}, "2025-02": {"status": "failed"}}
-    assert [str(m) for m in review_flows.months_to_run(status, months, "none")] == ["2025-03"]
-    assert [str(m) for m in review_flows.months_to_run(status, months, "failed")] == [
-        "2025-02", "2025-03"]
-    assert len(review_flows.months_to_run(status, months, "all")) == 3
+    months = Month.parse("2025-01").range_to(Month.parse("2025-04"))
+    status = {"2025-01": {"status": "succeeded"}, "2025-02": {"status": "failed"},
+              "2025-03": {"status": "partial"}}
+    assert [str(m) for m in months_to_run(status, months, Reprocess.NONE)] == [
+        "2025-03", "2025-04"]
+    assert [str(m) for m in months_to_run(status, months, Reprocess.FAILED)] == [
+        "2025-02", "2025-03", "2025-04"]
+    assert len(months_to_run(status, months, Reprocess.ALL)) == 4

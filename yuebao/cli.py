@@ -9,12 +9,13 @@ status 2. Each command then runs as a Prefect flow (ephemeral unless
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from yuebao.config import load_config
-from yuebao.errors import UsageError
+from yuebao.errors import RunFailed, UsageError
 from yuebao.months import Month
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -43,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="one month (default: the last complete month)")
     run.add_argument("--config", type=Path, required=True, help="the config TOML file")
-    run.add_argument("--month", help="YYYY-MM (default: the last complete month)")
+    run.add_argument("--month", type=_month, help="YYYY-MM (default: the last complete month)")
     run.add_argument("--community", action="append", dest="communities", metavar="ID",
                      help="only this community's review (repeatable; _portfolio for the roll-up)")
     run.add_argument("--no-send", action="store_true", help="write the files, send no email")
@@ -57,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     backfill.add_argument("--reprocess", choices=["none", "failed", "all"], default="none",
                           help="re-run months that failed, or all (default: only new months)")
     backfill.add_argument("--send", action="store_true", help="email the drafts (default: no)")
+    backfill.add_argument("--resend", action="store_true",
+                          help="with --send: send again drafts the ledger says were sent, or "
+                               "whose delivery is uncertain")
     backfill.add_argument("--dry-run", action="store_true", help="list the months, run nothing")
 
     validate = commands.add_parser("validate", help="read and map the exports, show rejects")
@@ -73,17 +77,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_run(config_path: Path, month: str | None) -> None:
+def _check_run(config_path: Path, sending: bool) -> None:
     """Everything that would make the run a usage error, found before Prefect starts."""
     from yuebao.tasks.ingest import find_exports
 
     config = load_config(config_path)
-    if month:
-        Month.parse(month)
     for table in ("tickets", "bills", "payments"):
         patterns = getattr(config.sources, table)
         if patterns:
             find_exports(patterns, config.base_dir, table)
+    smtp = config.delivery.smtp
+    if sending and config.delivery.method == "smtp" and smtp and not smtp.password_block:
+        from yuebao.tasks.deliver import smtp_password
+
+        smtp_password(smtp)  # a Prefect block can only be checked once Prefect runs
 
 
 def _print_run(result: dict) -> None:
@@ -102,11 +109,35 @@ def _print_backfill(rows: list[dict]) -> None:
         print(f"{row['month']:<10} {row['scope']:<18} {row['status']:<12} {row['detail']}")
 
 
+def _print_summary(rows: list[dict], language: str) -> None:
+    """The failed run's table: month, scope, recipient, status and the server's words."""
+    from yuebao.words import labels
+
+    header = labels(language)["run"]["summary_header"]
+    print("\n" + " | ".join(header))
+    for row in rows:
+        print(" | ".join(str(row[key]) for key in
+                         ("month", "scope", "recipient", "status", "detail")))
+
+
+def _language(config_path: Path | None) -> str:
+    try:
+        return load_config(config_path).language if config_path else "zh"
+    except UsageError:
+        return "zh"
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command in ("run", "backfill", "validate"):
-            _check_run(args.config, getattr(args, "month", None))
+            sending = ((args.command == "run" and not args.no_send)
+                       or (args.command == "backfill" and args.send))
+            _check_run(args.config, sending)
             if args.command == "backfill" and args.first > args.last:
                 raise UsageError(f"--from {args.first} is after --to {args.last}")
         if args.command == "sample-data" and (args.communities < 1 or args.months < 1
@@ -116,7 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"yuebao: {error}", file=sys.stderr)
         return EXIT_USAGE
 
+    from yuebao.prefect_env import quiet_expected_errors
+
     try:
+        import prefect  # noqa: F401  (sets up Prefect's logging, which the filter joins)
+
+        quiet_expected_errors(UsageError, RunFailed)
         if args.command == "demo":
             from yuebao.flows.demo import demo
 
@@ -129,11 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "backfill":
             from yuebao.flows.monthly_review import backfill
 
-            rows = backfill(str(args.config), args.first, args.last, args.reprocess,
-                            args.send, args.dry_run)
-            _print_backfill(rows)
-            if any(row["status"] == "failed" for row in rows):
-                return EXIT_FAILED
+            _print_backfill(backfill(str(args.config), args.first, args.last, args.reprocess,
+                                     args.send, args.dry_run, args.resend))
         elif args.command == "validate":
             from yuebao.flows.monthly_review import validate_exports
 
@@ -147,8 +180,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"yuebao: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except RunFailed as error:
+        result = error.result or {}
+        if "rows" in result:
+            _print_backfill(result["rows"])
+        elif error.summary:
+            if "reviews" in result:
+                _print_run(result)
+            _print_summary(error.summary, _language(getattr(args, "config", None)))
+        print(f"yuebao: {_one_line(error)}", file=sys.stderr)
+        return EXIT_FAILED
     except Exception as error:  # the flow's failure, already logged in full by Prefect
-        print(f"yuebao: {args.command} failed: {type(error).__name__}: {error}", file=sys.stderr)
+        text = _one_line(error)
+        if "ephemeral Prefect API server" in text:
+            text = ("Prefect's temporary server did not start in time (a busy machine?): set "
+                    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS higher (now "
+                    f"{os.environ.get('PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS')} s), "
+                    "or start one with 'prefect server start' and set "
+                    "PREFECT_API_URL=http://127.0.0.1:4200/api")
+        print(f"yuebao: {args.command} failed: {type(error).__name__}: {text[:2000]}",
+              file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 

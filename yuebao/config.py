@@ -91,6 +91,8 @@ class Config(_Strict):
     country: str = "CN"
     output_dir: Path = Path("out")
     hotspot_min: int = Field(default=3, ge=1)
+    # How long a run waits for another run of the same month to finish before failing.
+    lock_wait_seconds: float = Field(default=600, ge=0)
     sources: Sources = Sources()
     communities: list[Community] = []
     portfolio: Portfolio = Portfolio()

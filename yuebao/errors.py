@@ -42,3 +42,19 @@ def validated(model: type[Model], raw: dict, shown: str) -> Model:
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
         message = first["msg"].removeprefix("Value error, ")
         raise UsageError(f"{shown}: {where}: {message}") from error
+
+
+class RunFailed(Exception):
+    """A run that did not do all it should: the CLI exits 1 and Prefect marks it ``Failed``.
+
+    The message is one line naming what went wrong; ``summary`` holds one row per
+    scope and recipient (``month, scope, recipient, status, detail``) for the table
+    that is printed and logged, and ``result`` what the run did produce, so the
+    caller can still say where the outputs are.
+    """
+
+    def __init__(self, message: str, summary: list[dict] | None = None,
+                 result: dict | None = None):
+        super().__init__(message)
+        self.summary = summary or []
+        self.result = result

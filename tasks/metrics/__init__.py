@@ -16,6 +16,7 @@ with its ``compare`` block, and wraps the stage as Prefect tasks.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -25,13 +26,17 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from yuebao.config import Config
+from yuebao.errors import RunFailed
 from yuebao.memory import keep_freed_memory
 from yuebao.months import Month
+from yuebao.schema import TABLES
 from yuebao.tasks.ingest import Ingested
+from yuebao.tasks.metrics.coverage import Coverage, coverage
 from yuebao.tasks.metrics.fees import FeeRows, fee_metrics
 from yuebao.tasks.metrics.numbers import _community_names, _with_portfolio
 from yuebao.tasks.metrics.scope import SCHEMA, Scope
 from yuebao.tasks.metrics.tickets import TicketRows, ticket_metrics
+from yuebao.words import labels
 
 
 @cache
@@ -58,13 +63,21 @@ def scalar(block: dict, dotted: str) -> float | int | None:
 
 
 def compare(current: dict, previous: dict | None, last_year: dict | None,
-            targets: dict[str, float]) -> dict[str, dict]:
-    """Every scalar KPI that has a target or a history, with its status."""
+            targets: dict[str, float],
+            covered: Callable[[str, str], bool] = lambda key, which: True) -> dict[str, dict]:
+    """Every scalar KPI that has a target or a history, with its status.
+
+    ``covered(key, "previous_month" | "same_month_last_year")`` says whether the
+    exports cover that month for the tables the KPI reads; where they do not,
+    the comparison is null, never the 0 an uncovered month computes to.
+    """
     result = {}
     for key, kpi in kpi_catalogue().items():
         value = scalar(current, key)
-        before = scalar(previous, key) if previous else None
-        year_ago = scalar(last_year, key) if last_year else None
+        before = (scalar(previous, key)
+                  if previous and covered(key, "previous_month") else None)
+        year_ago = (scalar(last_year, key)
+                    if last_year and covered(key, "same_month_last_year") else None)
         target = targets.get(key)
         if target is None and before is None and year_ago is None:
             continue
@@ -107,13 +120,15 @@ def month_metrics(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataF
 
 
 def metrics_document(scope_id: str, blocks: dict, comparison: dict, month: Month,
-                     timezone: str, data_quality: dict) -> dict:
-    """The metrics.json of one scope (kpis.md section 5)."""
+                     timezone: str, data_quality: dict,
+                     covered: dict[str, dict[str, str] | None] | None = None) -> dict:
+    """The metrics.json of one scope (kpis.md sections 5 and 7)."""
     return {
         "schema": SCHEMA,
         "month": str(month),
         "community": scope_id,
         "timezone": timezone,
+        "coverage": covered or {},
         "tickets": blocks["tickets"],
         "fees": blocks["fees"],
         "compare": comparison,
@@ -199,13 +214,21 @@ def prepare(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame, 
 
 def month_documents(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame,
                     scope: Scope, available: frozenset[str], targets: dict[str, dict],
-                    data_quality: dict) -> MonthMetrics:
+                    data_quality: dict, spans: Coverage | None = None) -> MonthMetrics:
     """metrics.json of every scope, with ``compare`` from the months' own computation.
 
     The previous month and the same month last year are computed from the same
     canonical rows as the month itself, so a backfill and a monthly run agree.
+    Where the exports do not cover one of them, its figures are left out: null
+    in ``compare``, and no previous block for the draft to compare with.
     """
     prepared = prepare(tickets, bills, payments, scope, available)
+    spans = spans or coverage(tickets, bills, payments, available & frozenset(TABLES))
+    shifts = {"previous_month": scope.month.shift(-1),
+              "same_month_last_year": scope.month.shift(-12)}
+
+    def covered(key: str, which: str) -> bool:
+        return spans.covers_kpi(shifts[which], key)
 
     def compute(month: Month) -> dict[str, dict]:
         shifted = Scope(month, scope.timezone, scope.communities, scope.households,
@@ -213,15 +236,22 @@ def month_documents(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.Dat
         return month_metrics(tickets, bills, payments, shifted, available, prepared=prepared)
 
     current = compute(scope.month)
-    previous = compute(scope.month.shift(-1))
-    last_year = compute(scope.month.shift(-12))
+    previous = compute(shifts["previous_month"])
+    last_year = compute(shifts["same_month_last_year"])
     documents = {
         s: metrics_document(
-            s, current[s], compare(current[s], previous[s], last_year[s], targets[s]),
-            scope.month, scope.timezone, data_quality)
+            s, current[s],
+            compare(current[s], previous[s], last_year[s], targets[s], covered),
+            scope.month, scope.timezone, data_quality, spans.as_json())
         for s in scope.scopes
     }
-    return MonthMetrics(documents, previous)
+    before = shifts["previous_month"]
+    ticket_known = spans.covers_all(before, ("tickets",))
+    fees_known = spans.covers_all(before, ("bills", "payments"))
+    known = {s: {"tickets": blocks["tickets"] if ticket_known else None,
+                 "fees": blocks["fees"] if fees_known else None}
+             for s, blocks in previous.items()}
+    return MonthMetrics(documents, known)
 
 
 def data_quality(ingested: Ingested, scope: Scope, configured: list[str]) -> dict:
@@ -239,18 +269,47 @@ def _data_communities(ingested: Ingested) -> list[str]:
                   | set(ingested.bills["community"].dropna().unique()))
 
 
-@task(name="metrics", cache_policy=NO_CACHE)
-def metrics_task(ingested: Ingested, config: Config, month: Month) -> MonthMetrics:
+def export_coverage(ingested: Ingested) -> Coverage:
+    """The months the run's exports cover, table by table."""
+    return coverage(ingested.tickets, ingested.bills, ingested.payments,
+                    ingested.available & frozenset(TABLES))
+
+
+class NotCovered(RunFailed):
+    """The exports do not reach the month yet, or begin after it."""
+
+
+@task(name="coverage", task_run_name="coverage-{month}", cache_policy=NO_CACHE)
+def coverage_task(ingested: Ingested, month: Month, language: str) -> Coverage:
+    """Prefect task: the exports' coverage; :class:`NotCovered` when they miss ``month``.
+
+    Checked before anything is computed, so a month the exports do not cover
+    fails with one line and sends nothing, instead of a draft of zeros.
+    """
+    spans = export_coverage(ingested)
+    gap = spans.gap(month)
+    if gap is not None:
+        code, fields = gap
+        words = labels(language)
+        fields["table"] = words["table"][fields["table"]]
+        raise NotCovered(words["run"]["not_covered"][code].format(month=month, **fields))
+    return spans
+
+
+@task(name="metrics", task_run_name="metrics-{month}", cache_policy=NO_CACHE)
+def metrics_task(ingested: Ingested, config: Config, month: Month,
+                 spans: Coverage | None = None) -> MonthMetrics:
     """Prefect task: metrics.json of every scope of the month."""
     scope = build_scope(config, month, _data_communities(ingested))
     configured = [c.id for c in config.communities]
     targets = {s: config.targets_for(s if s in configured else None) for s in scope.scopes}
     return month_documents(ingested.tickets, ingested.bills, ingested.payments, scope,
                            ingested.available, targets,
-                           data_quality(ingested, scope, configured))
+                           data_quality(ingested, scope, configured),
+                           spans or export_coverage(ingested))
 
 
-@task(name="ticket-history", cache_policy=NO_CACHE)
+@task(name="ticket-history", task_run_name="ticket-history-{month}", cache_policy=NO_CACHE)
 def history_task(ingested: Ingested, config: Config, month: Month) -> dict[str, dict]:
     """Prefect task: tickets created per month and category, for the workload forecast."""
     scope = build_scope(config, month, _data_communities(ingested))
