@@ -76,3 +76,33 @@ def test_usage_error_is_one_line_and_exit_2(tmp_path):
     assert result.stderr.strip().splitlines() == [
         f"yuebao: config file not found: {tmp_path / 'nope.toml'}"]
     assert result.stdout == ""
+
+
+def test_an_error_inside_the_flow_is_one_line_with_no_traceback(tmp_path):
+    (tmp_path / "tickets.csv").write_bytes(b"PK\x03\x04\x00\x00not a table")
+    (tmp_path / "yuebao.toml").write_text('[sources]\ntickets = ["tickets.csv"]\n', "utf-8")
+
+    result = _yuebao("run", "--config", str(tmp_path / "yuebao.toml"), "--month", "2025-09",
+                     "--no-send", home=tmp_path)
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.startswith("yuebao:")]
+    assert lines == ["yuebao: tickets.csv: not a table: the file is binary "
+                     "(an Excel file named .csv?)"]
+
+
+def test_a_temporary_server_that_does_not_start_says_what_to_do(tmp_path):
+    (tmp_path / "yuebao.toml").write_text("", "utf-8")
+    env_home = tmp_path / "home"
+    env_home.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "yuebao.cli", "run", "--config", str(tmp_path / "yuebao.toml"),
+         "--month", "2025-09", "--no-send"], capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")},
+             "PREFECT_HOME": str(env_home), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1"})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS higher (now 1 s), or start one "
+            "with 'prefect server start'") in result.stderr
