@@ -25,6 +25,7 @@ from prefect.cache_policies import NO_CACHE
 
 from yuebao.config import Config
 from yuebao.files import safe_name, write_bytes, write_json, write_text
+from yuebao.inert import inert_csv
 from yuebao.months import Month
 from yuebao.tasks.document import write_review_docx
 from yuebao.tasks.ingest import Ingested
@@ -130,7 +131,8 @@ def quality_files(month_dir: Path, ingested: Ingested, language: str) -> None:
         reason=ingested.quarantine["code"].map(reasons).fillna(ingested.quarantine["code"]))
     month_dir.mkdir(parents=True, exist_ok=True)
     columns = ["file", "line", "table", "reason", "code", "field", "value", "raw"]
-    csv = quarantine[columns].to_csv(index=False)
+    # Every text cell is made inert but raw, the row as JSON: it starts with "{" and must parse.
+    csv = inert_csv(quarantine[columns], set(columns) - {"line", "raw"})
     write_bytes(month_dir / "quarantine.csv", ("\ufeff" + csv).encode("utf-8"))
     write_json(month_dir / "data_quality.json", {
         "files": json.loads(ingested.files.to_json(orient="records", force_ascii=False)),
