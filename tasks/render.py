@@ -24,7 +24,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from yuebao.config import Config
-from yuebao.files import safe_name, write_bytes, write_json, write_text
+from yuebao.files import scope_folders, write_bytes, write_json, write_text
 from yuebao.inert import inert_csv
 from yuebao.months import Month
 from yuebao.tasks.document import write_review_docx
@@ -162,11 +162,12 @@ def render_month(drafts: dict[str, dict], documents: dict[str, dict], ingested: 
     """Write the month's files into ``month_dir`` (a staging folder, see :func:`publish`)."""
     quality_files(month_dir, ingested, language)
     names = {scope: draft["scope"]["name"] for scope, draft in drafts.items()}
+    folders = scope_folders(drafts)
     rendered = []
     for scope, draft in drafts.items():
         if scopes is not None and scope not in scopes:
             continue
-        folder = month_dir / safe_name(scope)
+        folder = month_dir / folders[scope]
         markdown, html = render_review(draft, language)
         write_json(folder / "metrics.json", documents[scope])
         write_text(folder / "review.md", markdown)
