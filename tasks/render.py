@@ -25,7 +25,7 @@ from prefect.cache_policies import NO_CACHE
 
 from yuebao.config import Config
 from yuebao.files import scope_folders, write_bytes, write_json, write_text
-from yuebao.inert import inert_csv
+from yuebao.inert import inert_csv, markdown_data, markdown_plain
 from yuebao.months import Month
 from yuebao.tasks.document import write_review_docx
 from yuebao.tasks.ingest import Ingested
@@ -115,8 +115,8 @@ def email_html(markdown: str, title: str, language: str) -> str:
 
 def render_review(draft: dict, language: str) -> tuple[str, str]:
     """The review as Markdown and as the HTML email body."""
-    markdown = environment(language).get_template("review.md.j2").render(d=draft)
-    title = markdown.splitlines()[0].lstrip("# ").strip()
+    markdown = environment(language).get_template("review.md.j2").render(d=markdown_data(draft))
+    title = markdown_plain(markdown.splitlines()[0].lstrip("# ").strip())
     return markdown, email_html(markdown, title, language)
 
 
