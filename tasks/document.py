@@ -356,7 +356,9 @@ class _Builder:
                 paragraph = self.document.add_paragraph(style=f"Heading {level}")
                 _add_inline(paragraph, tokens[index + 1])
                 if level == 1 and self.title is None:
-                    self.title = tokens[index + 1].content
+                    # The text as read, not the source: ``&lt;`` and ``\|`` are ``<`` and ``|``.
+                    self.title = "".join(child.content for child in tokens[index + 1].children
+                                         or [] if child.type in ("text", "code_inline"))
                 index += 3
                 continue
             if kind == "paragraph_open":

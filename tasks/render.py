@@ -25,7 +25,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from yuebao.config import Config
-from yuebao.files import safe_name, write_bytes, write_json, write_text
+from yuebao.files import scope_folders, write_bytes, write_json, write_text
+from yuebao.inert import inert_csv, markdown_data, markdown_plain
 from yuebao.months import Month
 from yuebao.tasks.document import write_review_docx
 from yuebao.tasks.ingest import Ingested
@@ -117,8 +118,8 @@ def email_html(markdown: str, title: str, language: str) -> str:
 
 def render_review(draft: dict, language: str) -> tuple[str, str]:
     """The review as Markdown and as the HTML email body."""
-    markdown = environment(language).get_template("review.md.j2").render(d=draft)
-    title = markdown.splitlines()[0].lstrip("# ").strip()
+    markdown = environment(language).get_template("review.md.j2").render(d=markdown_data(draft))
+    title = markdown_plain(markdown.splitlines()[0].lstrip("# ").strip())
     return markdown, email_html(markdown, title, language)
 
 
@@ -133,7 +134,8 @@ def quality_files(month_dir: Path, ingested: Ingested, language: str) -> None:
         reason=ingested.quarantine["code"].map(reasons).fillna(ingested.quarantine["code"]))
     month_dir.mkdir(parents=True, exist_ok=True)
     columns = ["file", "line", "table", "reason", "code", "field", "value", "raw"]
-    csv = quarantine[columns].to_csv(index=False)
+    # Every text cell is made inert but raw, the row as JSON: it starts with "{" and must parse.
+    csv = inert_csv(quarantine[columns], set(columns) - {"line", "raw"})
     write_bytes(month_dir / "quarantine.csv", ("\ufeff" + csv).encode("utf-8"))
     write_json(month_dir / "data_quality.json", {
         "files": json.loads(ingested.files.to_json(orient="records", force_ascii=False)),
@@ -207,13 +209,14 @@ def render_month(drafts: dict[str, dict], documents: dict[str, dict], ingested: 
     """
     quality_files(month_dir, ingested, language)
     names = {scope: draft["scope"]["name"] for scope, draft in drafts.items()}
+    folders = scope_folders(drafts)
     rendered, failures = [], {}
     for scope, draft in drafts.items():
         if scopes is not None and scope not in scopes:
             continue
         try:
             rendered.append(render_scope(scope, draft, documents[scope],
-                                         month_dir / safe_name(scope), language, names))
+                                         month_dir / folders[scope], language, names))
         except Exception as error:
             log.exception("%s: the review could not be rendered", scope)
             failures[scope] = f"{type(error).__name__}: {error}"

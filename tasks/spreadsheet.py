@@ -18,11 +18,14 @@ from io import BytesIO
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import Cell as SheetCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from yuebao.files import write_bytes
+from yuebao.inert import formula_like
 from yuebao.months import Month
 from yuebao.schema import PORTFOLIO
 from yuebao.tasks.metrics import kpi_catalogue, scalar
@@ -144,18 +147,39 @@ class _Words:
 # --- writing one sheet -------------------------------------------------------------
 
 
+def _put(sheet: Worksheet, row: int, column: int, value: object) -> SheetCell:
+    """Write one cell; text is always a typed string, never a formula or an error value.
+
+    openpyxl takes any text starting with ``=`` for a formula (and ``#N/A`` for an
+    error), so a building named ``=HYPERLINK(…)`` would be live when the sheet is
+    opened. Typing the cell as a string (``t="inlineStr"``) keeps the exact text;
+    a formula-like one is also marked ``quotePrefix`` as Excel marks text typed
+    after a ``'``, so editing the cell in Excel does not turn it into a formula.
+    Characters XML cannot hold (control characters other than tab and line breaks)
+    would make openpyxl refuse the whole workbook; they become U+FFFD.
+    """
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    cell = sheet.cell(row=row, column=column, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+        if formula_like(value):
+            cell.quotePrefix = True
+    return cell
+
+
 def _write_table(sheet: Worksheet, headers: list[str], rows: list[list[Cell]],
                  note: str | None = None, freeze: str = "A2") -> None:
     """Header row (bold, frozen, filterable), formatted rows, then an optional note."""
-    sheet.append(headers)
-    for cell in sheet[1]:
+    for column, header in enumerate(headers, start=1):
+        cell = _put(sheet, 1, column, header)
         cell.font = _HEADER_FONT
         cell.fill = _HEADER_FILL
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     widths = [_display_width(h) for h in headers]
     for row_number, row in enumerate(rows, start=2):
         for column, (value, kind) in enumerate(row, start=1):
-            cell = sheet.cell(row=row_number, column=column, value=_number(value, kind))
+            cell = _put(sheet, row_number, column, _number(value, kind))
             if kind in NUMBER_FORMATS:
                 cell.number_format = NUMBER_FORMATS[kind]
             widths[column - 1] = max(widths[column - 1], _display_width(_shown(value, kind)))
@@ -164,8 +188,7 @@ def _write_table(sheet: Worksheet, headers: list[str], rows: list[list[Cell]],
         last = get_column_letter(len(headers))
         sheet.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
     if note:
-        cell = sheet.cell(row=len(rows) + 3, column=1, value=note)
-        cell.font = _NOTE_FONT
+        _put(sheet, len(rows) + 3, 1, note).font = _NOTE_FONT
     for column, width in enumerate(widths, start=1):
         letter = get_column_letter(column)
         sheet.column_dimensions[letter].width = min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH)
@@ -372,9 +395,9 @@ def workbook(document: dict, language: str = "zh",
     _write_table(sheet, headers, rows)
     if notes:
         start = len(rows) + 3
-        sheet.cell(row=start, column=1, value=words.text["notes"]).font = _HEADER_FONT
+        _put(sheet, start, 1, words.text["notes"]).font = _HEADER_FONT
         for offset, text in enumerate(notes, start=1):
-            sheet.cell(row=start + offset, column=1, value=text)
+            _put(sheet, start + offset, 1, text)
     return book
 
 

@@ -101,7 +101,8 @@ def test_a_temporary_server_that_does_not_start_says_what_to_do(tmp_path):
          "--month", "2025-09", "--no-send"], capture_output=True, text=True, timeout=300,
         cwd=tmp_path,
         env={**{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")},
-             "PREFECT_HOME": str(env_home), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1"})
+             "PREFECT_HOME": str(env_home),
+             "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1"})
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS higher (now 1 s), or start one "

@@ -95,6 +95,35 @@ def test_money_shapes(tmp_path):
     assert reasons == {"12.345": "unreadable", "-5": "not_positive", "abc": "unreadable"}
 
 
+def test_a_comma_before_one_or_two_last_digits_is_ambiguous_not_guessed(tmp_path):
+    """``12,34`` is 12.34 with a decimal comma or 1,234 mistyped: quarantined, never 1234."""
+    header = ["账单编号", "项目名称", "收费项目", "应收日期", "应收金额"]
+    amounts = {"B1": "12,34", "B2": "-5,00", "B3": "¥1,50", "B4": "(12,34)", "B5": "12,3",
+               "B6": "1.234,56", "B7": "1,234", "B8": "1,234.50", "B9": "12,345,678.00",
+               "B10": "¥1,234元"}
+    write_csv(tmp_path / "账单.csv", header,
+              [[b, "锦江", "物业费", "2025年9月15日", a] for b, a in amounts.items()])
+    data = ingest({"bills": ["账单.csv"]}, tmp_path, TZ, "zh-generic")
+    fen = data.bills.set_index("bill_id")["amount_due"]
+    assert fen.to_dict() == {"B7": 123400, "B8": 123450, "B9": 1234567800, "B10": 123400}
+    quarantined = data.quarantine.set_index("value")[["code", "field"]]
+    assert sorted(quarantined.index) == sorted(amounts[b] for b in ("B1", "B2", "B3", "B4",
+                                                                    "B5", "B6"))
+    assert set(map(tuple, quarantined.values)) == {("ambiguous_amount", "amount_due")}
+    # The canonical profile reads no comma at all; an ambiguous one still says why.
+    (tmp_path / "bills.csv").write_text(
+        "bill_id,community,fee_item,due_date,amount_due\n"
+        "B1,a,物业费,2025-09-15,\"12,34\"\nB2,a,物业费,2025-09-15,\"1,234.50\"\n"
+        "B3,a,物业费,2025-09-15,12.34\n", "utf-8")
+    (tmp_path / "payments.csv").write_text(
+        "payment_id,bill_id,paid_at,amount\nP1,B3,2025-09-20,\"-5,00\"\n", "utf-8")
+    strict = ingest({"bills": ["bills.csv"], "payments": ["payments.csv"]}, tmp_path, TZ)
+    assert strict.bills["bill_id"].tolist() == ["B3"]
+    assert strict.quarantine[["table", "value", "code"]].values.tolist() == [
+        ["bills", "12,34", "ambiguous_amount"], ["bills", "1,234.50", "unreadable"],
+        ["payments", "-5,00", "ambiguous_amount"]]
+
+
 def test_xlsx_with_date_cells_and_header_offset(tmp_path):
     book = openpyxl.Workbook()
     sheet = book.active

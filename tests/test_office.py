@@ -177,6 +177,38 @@ def test_building_fee_item_category_aging_hotspot_sheets(run, tmp_path):
     assert hotspots[1][:2] == ["1栋", "水电"]
 
 
+def test_text_that_looks_like_a_formula_is_a_string_cell(run, tmp_path):
+    """Names straight into the workbook, so the tab and CR starts that ingest would trim
+    are written too; the unzipped sheet XML has no formula, the cells the exact text."""
+    import zipfile
+
+    document = copy.deepcopy(run["zh"]["documents"]["a"])
+    names = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=2+2", "\r=3+3", "#N/A", "a\x0bb"]
+    group = next(iter(document["fees"]["by_fee_item"].values()))
+    document["fees"]["by_fee_item"] = dict.fromkeys(names, group)
+    document["tickets"]["hotspots"] = [
+        {"community": "a", "building": name, "category": "elevator", "count": 3}
+        for name in names]
+    path = write_metrics_xlsx(document, tmp_path / "a.xlsx", "zh", NAMES)
+    with zipfile.ZipFile(path) as archive:
+        xml = b"".join(archive.read(n) for n in archive.namelist()
+                       if n.startswith("xl/worksheets/"))
+    assert b"<f>" not in xml and b"<f " not in xml and b't="e"' not in xml
+    book = load_workbook(path)
+    # A control character XML cannot hold would make openpyxl refuse the whole
+    # workbook; it becomes U+FFFD, and every other name is kept exactly.
+    kept = [*names[:-1], "a\ufffdb"]
+    for sheet, column in (("按收费项目", 0), ("报事热点", 0)):
+        cells = [row[column] for row in book[sheet].iter_rows(min_row=2)]
+        assert [c.value for c in cells] == kept
+        assert all(c.data_type == "s" for c in cells)
+        assert [bool(c.quotePrefix) for c in cells] == [True] * 6 + [False] * 2
+    fees = next(book["按收费项目"].iter_rows(min_row=2))
+    assert [c.value for c in fees[1:]] == [group[k] for k in (
+        "due_in_month", "collected_for_month", "collection_rate_month", "arrears_at_end")]
+    assert all(c.data_type == "n" for c in fees[1:])
+
+
 def test_portfolio_names_communities(run, tmp_path):
     book = _workbook(run, "_portfolio", tmp_path)
     assert book.properties.title == "某某物业 2025年9月 指标数据"

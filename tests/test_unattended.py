@@ -60,7 +60,8 @@ def test_a_month_past_the_exports_fails_in_one_line_and_sends_nothing(
     err = capsys.readouterr().err
     assert status == 1
     assert err.strip().splitlines()[-1] == (
-        "yuebao: 工单导出的数据截止到 2025-10-01：2025-10 尚未被完整覆盖，本月未计算，也未发送任何邮件")
+        "yuebao: 工单导出的数据截止到 2025-10-01：2025-10 尚未被完整覆盖，"
+        "本月未计算，也未发送任何邮件")
     assert "Traceback" not in err
     assert not (tmp_path / "outbox").exists()
     assert not (tmp_path / "out" / "2025-10").exists()

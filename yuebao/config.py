@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from yuebao.errors import UsageError, read_toml, validated
+from yuebao.files import folder_key, plain_folder, reserved_folder
 
 SLA_CLASSES = ("repair_urgent", "repair_normal", "complaint", "inquiry", "suggestion", "other")
 
@@ -173,4 +174,29 @@ def config_from_dict(raw: dict, base_dir: Path, source: str = "config") -> Confi
     ids = [c.id for c in config.communities]
     if len(ids) != len(set(ids)):
         raise UsageError(f"{source}: communities: an id appears twice")
+    _check_folders(ids, source)
     return config
+
+
+def _check_folders(ids: list[str], source: str) -> None:
+    """Each configured community gets a folder of its own, named as its id shows.
+
+    Found here, at start, rather than disambiguated later: a manager's review in
+    ``a_b~2`` would surprise everyone, and only the config's author can choose the id.
+    """
+    owners: dict[str, str] = {}
+    for community_id in ids:
+        folder = plain_folder(community_id)
+        if reserved_folder(folder):
+            raise UsageError(
+                f"{source}: communities: id {community_id!r} would be written to the folder "
+                f"{folder!r}, a name yuebao keeps for itself (_portfolio, validate, "
+                "quarantine.csv, data_quality.json, or a name starting with '.'); "
+                "choose another id")
+        other = owners.setdefault(folder_key(folder), community_id)
+        if other != community_id:
+            raise UsageError(
+                f"{source}: communities: ids {other!r} and {community_id!r} would both be "
+                f"written to the folder {plain_folder(other)!r} (file names cannot hold "
+                "/ \\ : * ? \" < > |, and macOS and Windows ignore case); "
+                "give one of them another id")

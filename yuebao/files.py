@@ -6,9 +6,19 @@ import json
 import os
 import re
 import tempfile
+import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 
+from yuebao.schema import PORTFOLIO
+
 _UNSAFE_IN_NAME = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f-\x9f]')
+# Names a community's folder must not take: the portfolio's folder, the folder of
+# ``yuebao validate``, and the files beside the community folders in a month's folder.
+# Names starting with "." are the staging and retired copies of a month (render.py).
+RESERVED_FOLDERS = (PORTFOLIO, "validate", "quarantine.csv", "data_quality.json")
+# A file name holds at most 255 bytes; room is left for ``~N`` and ``.eml``.
+MAX_FOLDER_BYTES = 200
 
 
 def safe_name(name: str) -> str:
@@ -17,6 +27,71 @@ def safe_name(name: str) -> str:
     ``Allston / Brighton`` becomes ``Allston _ Brighton``; Chinese stays Chinese.
     """
     return _UNSAFE_IN_NAME.sub("_", name)
+
+
+def folder_key(name: str) -> str:
+    """What a file system compares: macOS and Windows fold case, macOS normalises Unicode.
+
+    Two folders whose keys are equal are one folder on some machine, so they collide.
+    """
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
+_RESERVED_KEYS = frozenset(folder_key(name) for name in RESERVED_FOLDERS)
+
+
+def reserved_folder(name: str) -> bool:
+    """Whether a folder name is one yuebao keeps for itself (or no name at all)."""
+    return not name or name.startswith(".") or folder_key(name) in _RESERVED_KEYS
+
+
+def plain_folder(community_id: str) -> str:
+    """:func:`safe_name` of a community id, in NFC, cut to :data:`MAX_FOLDER_BYTES`."""
+    name = safe_name(unicodedata.normalize("NFC", community_id))
+    return name.encode("utf-8")[:MAX_FOLDER_BYTES].decode("utf-8", "ignore")
+
+
+def community_folder(community_id: str) -> str:
+    """The folder of one community, before :func:`scope_folders` makes it unique.
+
+    :func:`plain_folder` of the id; a name that is empty, starts with ``.`` (``.``
+    and ``..`` too) or is reserved (:data:`RESERVED_FOLDERS`) gets a ``_`` in front:
+    ``..`` is ``_..``, ``_portfolio`` is ``__portfolio``, ``validate`` is ``_validate``.
+    """
+    name = plain_folder(community_id)
+    return "_" + name if reserved_folder(name) else name
+
+
+def scope_folders(scope_ids: Iterable[str]) -> dict[str, str]:
+    """The folder of every scope of a run, each a single, distinct, unreserved name.
+
+    ``scope_ids`` in priority order, as the metrics list them: configured
+    communities first (the config has been checked for collisions when it was
+    loaded, see ``config.py``), then those found only in the data, sorted. The
+    portfolio's folder is always ``_portfolio``. A community whose folder would
+    repeat one already taken (compared by :func:`folder_key`) gets ``~2``,
+    ``~3``…: the earlier one keeps the plain name, so a configured community
+    never loses its folder to one that only appears in the data.
+
+    The renderer and the outbox both name files by this, so a review's folder and
+    its ``.eml`` always agree.
+    """
+    folders: dict[str, str] = {}
+    taken = set(_RESERVED_KEYS)
+    for scope in scope_ids:
+        if scope in folders:
+            continue
+        if scope == PORTFOLIO:
+            folders[scope] = PORTFOLIO
+            continue
+        base = name = community_folder(scope)
+        number = 2
+        while folder_key(name) in taken:
+            name = f"{base}~{number}"
+            number += 1
+        taken.add(folder_key(name))
+        folders[scope] = name
+    return folders
 
 
 def write_bytes(path: Path, data: bytes) -> None:

@@ -27,6 +27,10 @@ _LENIENT_TIMESTAMP = (
 _EXCEL_SERIAL = r"\d{5}(?:\.\d+)?"
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _MONEY = r"-?\d{1,16}(?:\.\d{1,2})?"
+# A comma with only one or two digits after it, at the end: ``12,34`` is 12.34 with a
+# decimal comma or 1,234 mistyped, ``-5,00`` and ``¥1,50`` the same. A thousands
+# separator is always followed by three digits, so such an amount is never guessed.
+_AMBIGUOUS_MONEY = r"^-?[\d.,]*\d,\d{1,2}$"
 
 
 def arrow_text(text: pd.Series) -> pa.Array:
@@ -179,18 +183,26 @@ def parse_dates(text: pd.Series, *, strict: bool = True,
     return stamps.dt.tz_localize(None).dt.normalize().astype("datetime64[us]"), bad
 
 
-def parse_money(text: pd.Series, *, strict: bool = True) -> tuple[pd.Series, pd.Series]:
-    """Money as exact integer fen (Int64); floats never touch it.
+def parse_money(text: pd.Series, *,
+                strict: bool = True) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Money as exact integer fen (Int64); floats never touch it. Also the masks of
+    present cells that could not be read, and of those among them that were ambiguous.
 
     Lenient mode also reads ``¥1,234.50``, ``1,234.50元``, full-width digits and
-    ``(12.00)`` for a negative amount. More than two decimals is never money.
+    ``(12.00)`` for a negative amount. More than two decimals is never money, nor is
+    an amount whose last comma has only one or two digits after it (``12,34``: a
+    decimal comma, or a mistyped thousands separator): that one is *ambiguous*.
     """
     source = text
     carry = None
-    if not strict:
+    if strict:
+        ambiguous = text.str.contains(_AMBIGUOUS_MONEY, regex=True).fillna(False)
+    else:
         folded = fold(text)
         negative = folded.str.fullmatch(r"\(.*\)").fillna(False)
-        folded = folded.str.replace(r"[¥￥$元,\s()]|RMB|CNY", "", regex=True)
+        folded = folded.str.replace(r"[¥￥$元\s()]|RMB|CNY", "", regex=True)
+        ambiguous = folded.str.contains(_AMBIGUOUS_MONEY, regex=True).fillna(False)
+        folded = folded.str.replace(",", "", regex=False).mask(ambiguous)
         text = folded.mask(negative & ~folded.str.startswith("-").fillna(False), "-" + folded)
         # A number cell of a spreadsheet that computes in floats: 1234.5600000000002 or
         # 1234.5599999999999 is 1234.56. Only such float noise is rounded, never real digits.
@@ -212,7 +224,8 @@ def parse_money(text: pd.Series, *, strict: bool = True) -> tuple[pd.Series, pd.
     amounts = pd.Series(pd.arrays.IntegerArray(fen, unreadable), index=text.index)
     if carry is not None and carry.any():
         amounts[carry] += np.where(amounts[carry] < 0, -1, 1)
-    return amounts, source.notna() & unreadable
+    bad = source.notna() & unreadable
+    return amounts, bad, bad & ambiguous.astype(bool)
 
 
 def map_labels(text: pd.Series, labels: dict[str, object], *, strict: bool) -> pd.Series:

@@ -85,10 +85,12 @@ class Reader:
                                   formats=tuple(self.profile.date_formats))
         return values, text.isna(), bad
 
-    def money(self, raw: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+    def money(self, raw: pd.DataFrame,
+              name: str) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+        """(values, missing, ambiguous, unreadable) of a money field (see parse_money)."""
         text = self.text(raw, name)
-        values, bad = parse_money(text, strict=self.strict)
-        return values, text.isna(), bad
+        values, bad, ambiguous = parse_money(text, strict=self.strict)
+        return values, text.isna(), ambiguous, bad
 
     def count(self, raw: pd.DataFrame, name: str, pattern: str) -> tuple[pd.Series, pd.Series]:
         """Small integers (ratings, reopen counts); also the mask of unreadable cells."""
@@ -176,8 +178,9 @@ def bills(raw: pd.DataFrame, reader: Reader) -> tuple[pd.DataFrame, pd.DataFrame
         out[name] = reader.text(raw, name)
     out["due_date"], missing, bad = reader.dates(raw, "due_date")
     checks += [(missing, "missing", "due_date"), (bad, "unreadable", "due_date")]
-    out["amount_due"], missing, bad = reader.money(raw, "amount_due")
-    checks += [(missing, "missing", "amount_due"), (bad, "unreadable", "amount_due"),
+    out["amount_due"], missing, ambiguous, bad = reader.money(raw, "amount_due")
+    checks += [(missing, "missing", "amount_due"),
+               (ambiguous, "ambiguous_amount", "amount_due"), (bad, "unreadable", "amount_due"),
                (out["amount_due"] <= 0, "not_positive", "amount_due")]
     return out, _first_reason(checks, raw.index), []
 
@@ -196,8 +199,9 @@ def payments(raw: pd.DataFrame, reader: Reader,
     checks.append((out["payment_id"].isna(), "missing", "payment_id"))
     out["paid_at"], missing, bad = reader.timestamps(raw, "paid_at")
     checks += [(missing, "missing", "paid_at"), (bad, "unreadable", "paid_at")]
-    out["amount"], missing, bad = reader.money(raw, "amount")
-    checks += [(missing, "missing", "amount"), (bad, "unreadable", "amount")]
+    out["amount"], missing, ambiguous, bad = reader.money(raw, "amount")
+    checks += [(missing, "missing", "amount"), (ambiguous, "ambiguous_amount", "amount"),
+               (bad, "unreadable", "amount")]
 
     bill_ids = arrow_text(valid_bills["bill_id"])
     bill_id = reader.text(raw, "bill_id")

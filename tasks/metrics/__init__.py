@@ -26,10 +26,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from yuebao.config import Config
-from yuebao.errors import RunFailed
+from yuebao.errors import RunFailed, UsageError
 from yuebao.memory import keep_freed_memory
 from yuebao.months import Month
-from yuebao.schema import TABLES
+from yuebao.schema import PORTFOLIO, TABLES
 from yuebao.tasks.ingest import Ingested
 from yuebao.tasks.metrics.coverage import Coverage, coverage
 from yuebao.tasks.metrics.fees import FeeRows, fee_metrics
@@ -140,8 +140,16 @@ def build_scope(config: Config, month: Month, data_communities: list[str]) -> Sc
     """The metrics scope of a run: configured communities first, then any others in the data.
 
     A community found in the data but not in the config is still computed and
-    counted in the portfolio; its households are unknown.
+    counted in the portfolio; its households are unknown. One named ``_portfolio``
+    cannot be: every table of the run keys the portfolio by that name, so its own
+    review would silently become the portfolio's. That stops the run, saying how to
+    give it another id (the config cannot name it either: see ``config.py``).
     """
+    if PORTFOLIO in data_communities:
+        raise UsageError(
+            f"the exports name a community {PORTFOLIO!r}, the name yuebao keeps for the "
+            "company-wide review; rename it in the source system, or map it to another id "
+            "in a lenient profile ([tickets.values.community] and [bills.values.community])")
     configured = [c.id for c in config.communities]
     communities = tuple(configured + sorted(set(data_communities) - set(configured)))
     rows = [
