@@ -281,9 +281,10 @@ def smtp_tls(tmp_path_factory) -> TlsFiles:
     return files
 
 
-def _serve(smtp_tls: TlsFiles, security: str):
+def _serve(smtp_tls: TlsFiles, security: str, **extra):
     recorder = Recorder()
-    options: dict = {"authenticator": recorder.authenticate, "server_hostname": "localhost"}
+    options: dict = {"authenticator": recorder.authenticate, "server_hostname": "localhost",
+                     **extra}
     if security == "starttls":
         options.update(tls_context=smtp_tls.server_context(), require_starttls=True,
                        auth_require_tls=True, auth_required=True)
@@ -310,6 +311,12 @@ def smtp_server(smtp_tls):
 def smtps_server(smtp_tls):
     """Implicit TLS on connect, then AUTH, then mail."""
     yield from _serve(smtp_tls, "ssl")
+
+
+@pytest.fixture
+def ascii_smtp_server(smtp_tls):
+    """STARTTLS as ``smtp_server``, without SMTPUTF8 (no non-ASCII mailbox names)."""
+    yield from _serve(smtp_tls, "starttls", enable_SMTPUTF8=False)
 
 
 @pytest.fixture

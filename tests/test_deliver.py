@@ -651,6 +651,25 @@ def test_an_added_recipient_gets_the_email_and_the_others_not_again(
     assert message_ids == {result.message_id}  # the same content, the same Message-ID
 
 
+def test_a_chinese_mailbox_name_goes_by_smtputf8(smtp_server, tmp_path):
+    chinese = "王经理@example.com"
+
+    [result] = send([draft("huayuan", "花园小区", (LI, chinese))], smtp_server, tmp_path)
+
+    assert per_recipient(result) == {LI: "sent", chinese: "sent"}
+    assert envelopes(smtp_server) == [(LI, chinese)]
+
+
+def test_a_chinese_mailbox_name_without_smtputf8_fails_alone(ascii_smtp_server, tmp_path):
+    chinese = "王经理@example.com"
+
+    [result] = send([draft("huayuan", "花园小区", (LI, chinese))], ascii_smtp_server, tmp_path)
+
+    assert per_recipient(result) == {LI: "sent", chinese: "failed"}
+    assert "SMTPUTF8" in result.recipients[1].detail
+    assert envelopes(ascii_smtp_server) == [(LI,)]
+
+
 def test_addresses_compare_without_case_and_repeat_once(smtp_server, batch, tmp_path):
     send(batch[:1], smtp_server, tmp_path)
     shouting = draft("jinjiang", "锦江小区", ("WANG@Example.com", WANG), batch[0].attachments)

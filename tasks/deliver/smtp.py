@@ -293,6 +293,22 @@ def transact(client: smtplib.SMTP, envelope_from: str, recipients: Sequence[str]
         return replies
 
     options = [f"SIZE={len(data)}"] if client.does_esmtp and client.has_extn("size") else []
+    if not all(a.isascii() for a in (envelope_from, *recipients)):
+        # A Chinese mailbox name needs SMTPUTF8 (RFC 6531); without it smtplib
+        # cannot even write the command.
+        if client.does_esmtp and client.has_extn("smtputf8"):
+            options.append("SMTPUTF8")
+        elif not envelope_from.isascii():
+            return rest(Outcome.FAILED, f"the sender {envelope_from} is not an ASCII address "
+                        f"and the server does not offer SMTPUTF8", recipients)
+        else:
+            for address in recipients:
+                if not address.isascii():
+                    replies[address] = Reply(Outcome.FAILED, "not an ASCII address, and the "
+                                             "server does not offer SMTPUTF8")
+            recipients = [a for a in recipients if a.isascii()]
+            if not recipients:
+                return replies
     try:
         code, message = client.mail(envelope_from, options)
     except OSError as error:
@@ -414,27 +430,33 @@ class _Batch:
         self.attempts += 1
         connection = Connection(self.smtp, self.password, self.context)
         try:
-            for index, job in enumerate(self.jobs):
-                if not self.owed[index]:
-                    continue
-                try:
-                    client = connection.ensure()
-                except SessionError as error:
-                    self._session_failed(error, index)
-                    break
-                handed: list[str] = []
-
-                def before_body(accepted: list[str], job: Job = job,
-                                handed: list[str] = handed) -> None:
-                    handed.extend(accepted)
-                    self._record(job, {a: (LedgerStatus.SENDING, "") for a in accepted})
-
-                replies = transact(client, self.envelope_from, self.owed[index], job.data,
-                                   before_body)
-                self._settle(index, replies, set(handed))
-        finally:
-            connection.close()
+            self._pass(connection)
+        except BaseException:
+            # Never QUIT in the middle of a transaction: in DATA it would be body text.
+            connection.drop()
+            raise
+        connection.close()
         return self.still_owed()
+
+    def _pass(self, connection: Connection) -> None:
+        for index, job in enumerate(self.jobs):
+            if not self.owed[index]:
+                continue
+            try:
+                client = connection.ensure()
+            except SessionError as error:
+                self._session_failed(error, index)
+                return
+            handed: list[str] = []
+
+            def before_body(accepted: list[str], job: Job = job,
+                            handed: list[str] = handed) -> None:
+                handed.extend(accepted)
+                self._record(job, {a: (LedgerStatus.SENDING, "") for a in accepted})
+
+            replies = transact(client, self.envelope_from, list(self.owed[index]), job.data,
+                               before_body)
+            self._settle(index, replies, set(handed))
 
     def _settle(self, index: int, replies: dict[str, Reply], handed: set[str]) -> None:
         job = self.jobs[index]
