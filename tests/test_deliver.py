@@ -711,15 +711,14 @@ def test_ledger_ignores_a_line_cut_short_by_a_crash(tmp_path, batch):
     path.write_text('{"month": "2025-09", "scope": "jinjiang", "recipient": "wang@ex', "utf-8")
 
     book = SendLedger(path)
-    assert book.standings("2025-09", "jinjiang", [WANG])[WANG].verdict is Verdict.MAY_SEND
+    assert book.standing("2025-09", "jinjiang", WANG).verdict is Verdict.MAY_SEND
     book.append([book.stamp("2025-09", "jinjiang", WANG, content_hash=None,
                             message_id="<id@x>", status=LedgerStatus.SENT)])
 
     lines = path.read_text("utf-8").splitlines()
     assert len(lines) == 2  # the next line did not run on into the broken one
     assert json.loads(lines[-1])["status"] == "sent"
-    standing = SendLedger(path).standings("2025-09", "jinjiang", [WANG])[WANG]
-    assert standing.verdict is Verdict.ALREADY_SENT
+    assert SendLedger(path).standing("2025-09", "jinjiang", WANG).verdict is Verdict.ALREADY_SENT
 
 
 def test_ledger_verdicts(tmp_path):
@@ -789,6 +788,56 @@ def test_results_are_typed_statuses():
 
 
 # --------------------------------------------------------------------------- TLS and login
+
+
+@pytest.fixture
+def greeting(request):
+    """A bare TCP server whose greeting is ``request.param``, then hangs up; counts visits."""
+    visits: list[int] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                peer, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with peer:
+                visits.append(1)
+                peer.sendall(request.param.encode() + b"\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], visits
+    done.set()
+    thread.join(timeout=5)
+    listener.close()
+
+
+@pytest.mark.parametrize("greeting", ["421 4.3.2 Too busy, come back later"], indirect=True)
+def test_a_4xx_greeting_is_retried_then_fails(smtp_server, batch, tmp_path, greeting):
+    port, visits = greeting
+
+    results = send(batch[:1], smtp_server, tmp_path, smtp={"port": port})
+
+    assert statuses(results) == ["failed"]
+    assert results[0].detail == (f"SMTP server 127.0.0.1:{port} (starttls) refused the session: "
+                                 f"421 4.3.2 Too busy, come back later; gave up after 3 attempts")
+    assert len(visits) == 3
+
+
+@pytest.mark.parametrize("greeting", ["554 5.7.1 No SMTP service here"], indirect=True)
+def test_a_5xx_greeting_fails_at_once(smtp_server, batch, tmp_path, greeting):
+    port, visits = greeting
+
+    results = send(batch, smtp_server, tmp_path, smtp={"port": port})
+
+    assert statuses(results) == ["failed"] * 3
+    assert results[0].detail.endswith("refused the session: 554 5.7.1 No SMTP service here")
+    assert len(visits) == 1
+    assert [s for _, s in events(tmp_path)] == ["failed"] * 4
 
 
 def test_untrusted_certificate_is_refused_without_retrying(server, batch, tmp_path):

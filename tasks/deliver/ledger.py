@@ -107,6 +107,10 @@ class SendLedger:
                 history[key].append(entry)
         return {wanted[key]: _standing(events) for key, events in history.items()}
 
+    def standing(self, month: str, scope: str, recipient: str) -> Standing:
+        """The verdict for one recipient (see :meth:`standings`)."""
+        return self.standings(month, scope, [recipient])[recipient]
+
     # ------------------------------------------------------------------- writing
 
     def stamp(self, month: str, scope: str, recipient: str, *, content_hash: str | None,
