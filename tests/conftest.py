@@ -5,13 +5,22 @@ wraps the listening socket in TLS from the first byte (implicit TLS, port 465
 style). Both accept exactly one user and password, trust nothing but a
 self-signed certificate made for the session (CN/SAN 127.0.0.1 and localhost),
 record what they receive byte for byte, and can refuse chosen recipients.
+
+Their ``recorder`` injects the faults real servers produce, from inside the
+SMTP dialogue (see :class:`Recorder`): a reply at MAIL, RCPT or DATA (4xx, 5xx, or
+421 with the connection closed), a connection dropped after the message body,
+a server that does not answer in time, a slow DATA. ``silent_port`` is a port
+that accepts TCP connections and never says anything (no greeting, no TLS).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ipaddress
+import socket
 import ssl
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,23 +48,132 @@ class Received:
     data: bytes
 
 
+STAGES = ("MAIL", "RCPT", "DATA")
+
+
+@dataclass
+class _Fault:
+    """A reply (or a hang) waiting for its stage; ``times`` None means every time."""
+
+    stage: str
+    reply: str | None = None
+    times: int | None = 1
+    address: str | None = None
+    seconds: float = 0.0
+    drop: bool = False
+
+
 @dataclass
 class Recorder:
-    """aiosmtpd handler that keeps every message and refuses listed recipients."""
+    """aiosmtpd handler that keeps every message and injects faults on request.
+
+    ``fail``, ``drop_after_data`` and ``hang`` arm a fault for the next
+    occurrences of a stage; the handler plays it inside the real SMTP dialogue,
+    so the client sees exactly what a real server would send (or not send).
+    ``messages`` holds what the server accepted, and also a message whose reply
+    was dropped: in reality that one may well have been delivered.
+    """
 
     messages: list[Received] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
     logins: list[tuple[str, bool]] = field(default_factory=list)
+    data_delay: float = 0.0  # seconds every DATA waits before its 250
+    faults: list[_Fault] = field(default_factory=list)
+    played: list[tuple[str, str]] = field(default_factory=list)  # (stage, what was done)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def fail(self, stage: str, reply: str, times: int | None = 1,
+             address: str | None = None) -> None:
+        """Answer ``reply`` at ``stage`` the next ``times`` times (RCPT: for ``address``).
+
+        A ``421`` reply also closes the connection after it is sent, as a server
+        shutting down or shedding load does.
+        """
+        assert stage in STAGES, stage
+        self._arm(_Fault(stage, reply=reply, times=times, address=address))
+
+    def drop_after_data(self, times: int | None = 1) -> None:
+        """Take the whole message, keep it, then close the connection without a reply."""
+        self._arm(_Fault("DATA", times=times, drop=True))
+
+    def hang(self, stage: str, seconds: float, times: int | None = None) -> None:
+        """Wait ``seconds`` at ``stage`` before answering (every time unless ``times``)."""
+        assert stage in STAGES and seconds > 0, (stage, seconds)
+        self._arm(_Fault(stage, times=times, seconds=seconds))
+
+    def _arm(self, fault: _Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def _take(self, stage: str, address: str | None = None, *,
+              hang: bool = False) -> _Fault | None:
+        """The first armed fault for this stage (and address), counted down."""
+        with self._lock:
+            for fault in self.faults:
+                if fault.stage != stage or (fault.seconds > 0) != hang:
+                    continue
+                if fault.address is not None and fault.address != address:
+                    continue
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                return fault
+        return None
+
+    async def _play(self, server, stage: str, address: str | None = None,
+                    received: Received | None = None) -> str | None:
+        """Hang if asked, then the injected reply for this stage, if any.
+
+        ``received`` is the message at DATA: a dropped connection keeps it.
+        """
+        hang = self._take(stage, address, hang=True)
+        if hang is not None:
+            self.played.append((stage, f"hang {hang.seconds:g} s"))
+            await asyncio.sleep(hang.seconds)
+        fault = self._take(stage, address)
+        if fault is None:
+            return None
+        if fault.drop:
+            assert received is not None
+            self.messages.append(received)  # in reality it may well have been delivered
+            self.played.append((stage, "drop"))
+            await _close_and_wait(server)
+        assert fault.reply is not None
+        self.played.append((stage, fault.reply))
+        if fault.reply.startswith("421"):
+            await server.push(fault.reply)
+            await _close_and_wait(server)
+        return fault.reply
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        reply = await self._play(server, "MAIL")
+        if reply is not None:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = await self._play(server, "RCPT", address)
+        if reply is not None:
+            return reply
         if address in self.refuse:
             return f"550 5.1.1 <{address}>: mailbox unavailable"
         envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos),
-                                      envelope.original_content))
+        # aiosmtpd calls this once the whole body has arrived: a fault here is the
+        # reply to the message itself, after the client has sent every byte.
+        received = Received(envelope.mail_from, tuple(envelope.rcpt_tos),
+                            envelope.original_content)
+        reply = await self._play(server, "DATA", received=received)
+        if reply is not None:
+            return reply
+        await asyncio.sleep(self.data_delay)
+        self.messages.append(received)
         return "250 Message accepted for delivery"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data):
@@ -65,6 +183,15 @@ class Recorder:
         self.logins.append((auth_data.login.decode() if auth_data else "", ok))
         # handled=False lets aiosmtpd answer a failure with its own 535 reply.
         return AuthResult(success=ok, handled=False)
+
+
+async def _close_and_wait(server) -> None:
+    """Close the connection and wait to be cancelled, as aiosmtpd does when it goes away.
+
+    Returning instead would make aiosmtpd write a reply to a closed transport.
+    """
+    server.transport.close()
+    await asyncio.Event().wait()
 
 
 class _EphemeralController(Controller):
@@ -154,9 +281,10 @@ def smtp_tls(tmp_path_factory) -> TlsFiles:
     return files
 
 
-def _serve(smtp_tls: TlsFiles, security: str):
+def _serve(smtp_tls: TlsFiles, security: str, **extra):
     recorder = Recorder()
-    options: dict = {"authenticator": recorder.authenticate, "server_hostname": "localhost"}
+    options: dict = {"authenticator": recorder.authenticate, "server_hostname": "localhost",
+                     **extra}
     if security == "starttls":
         options.update(tls_context=smtp_tls.server_context(), require_starttls=True,
                        auth_require_tls=True, auth_required=True)
@@ -183,6 +311,25 @@ def smtp_server(smtp_tls):
 def smtps_server(smtp_tls):
     """Implicit TLS on connect, then AUTH, then mail."""
     yield from _serve(smtp_tls, "ssl")
+
+
+@pytest.fixture
+def ascii_smtp_server(smtp_tls):
+    """STARTTLS as ``smtp_server``, without SMTPUTF8 (no non-ASCII mailbox names)."""
+    yield from _serve(smtp_tls, "starttls", enable_SMTPUTF8=False)
+
+
+@pytest.fixture
+def silent_port():
+    """A local port that completes TCP connections and never says a word.
+
+    The socket listens but never accepts: the kernel finishes the handshake from
+    its backlog, so the client waits for a greeting (or a TLS reply) forever.
+    """
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- Prefect

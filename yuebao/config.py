@@ -76,6 +76,12 @@ class Smtp(_Strict):
     password_block: str | None = None
     timeout_seconds: float = 30
     ca_file: Path | None = None  # extra CA bundle for a company server's own certificate
+    # Temporary failures (4xx replies, a dropped or refused connection) are retried
+    # within the run with exponential backoff, bounded by count and by total time.
+    retry_attempts: int = Field(default=5, ge=1)
+    retry_initial_seconds: float = Field(default=2, gt=0)
+    retry_max_seconds: float = Field(default=60, gt=0)
+    retry_total_seconds: float = Field(default=300, gt=0)
 
 
 class Delivery(_Strict):

@@ -1,0 +1,151 @@
+"""The email itself: built once into exact bytes, named by what it says.
+
+The bytes built here are what the outbox keeps as ``<outbox>/<month>/<scope>.eml``
+and, for the ``smtp`` method, exactly what goes over the wire, so the archive is a
+faithful copy of what the managers received.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy as email_policy
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr
+from pathlib import Path
+
+from yagmail.message import prepare_message  # type: ignore[import-untyped]
+
+from yuebao.files import safe_name
+
+# RFC 5322 lines end in CRLF; compat32 keeps yagmail's header encoding (RFC 2047).
+_WIRE = email_policy.compat32.clone(linesep="\r\n")
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """One draft to deliver: a community's review, or the portfolio roll-up."""
+
+    month: str
+    scope: str
+    to: tuple[str, ...]
+    subject: str
+    html: str
+    text: str
+    attachments: tuple[Path, ...] = ()
+
+
+def eml_path(outbox_dir: Path, email: OutgoingEmail) -> Path:
+    return Path(outbox_dir) / safe_name(email.month) / f"{safe_name(email.scope)}.eml"
+
+
+def content_hash(email: OutgoingEmail) -> str:
+    """What the draft says, as a sha256 hex digest.
+
+    Recipients and the date are left out on purpose: the same draft sent to one
+    more manager, or sent again a day later, is the same content, and the ledger
+    uses this hash to tell "this version was sent" from "an earlier version was".
+    Every part is length-prefixed so that no two different drafts can run
+    together into the same byte stream.
+    """
+    digest = hashlib.sha256()
+
+    def part(data: bytes) -> None:
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+
+    for text in (email.month, email.scope, email.subject, email.html, email.text):
+        part(text.encode("utf-8"))
+    for path in email.attachments:
+        part(Path(path).name.encode("utf-8"))
+        part(_attachment_bytes(Path(path)))
+    return digest.hexdigest()
+
+
+def _attachment_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"attachment not found: {path}") from None
+
+
+def message_id(email: OutgoingEmail, sender: str, digest: str | None = None) -> str:
+    """A Message-ID that depends only on the month and the content.
+
+    The same draft re-delivered (``--resend``, or to a recipient whose first try
+    failed) keeps its Message-ID, so mail clients recognise the copy; a changed
+    draft gets a new one. ``digest`` is :func:`content_hash` when already known.
+    """
+    digest = digest or content_hash(email)
+    domain = sender.rpartition("@")[2] or "localhost"
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        domain = "localhost"
+    return f"<yuebao.{email.month}.{digest[:32]}@{domain}>"
+
+
+def build_message(email: OutgoingEmail, *, sender: str, sender_name: str | None,
+                  date: datetime) -> tuple[str, bytes]:
+    """The email as ``(message_id, exact RFC 5322 bytes with CRLF line ends)``.
+
+    yagmail (``yagmail.message.prepare_message``, the function behind
+    ``SMTP.prepare_send``) builds the MIME tree: multipart/mixed holding a
+    multipart/alternative (text/plain, then multipart/related with the
+    text/html) and one part per attachment. Three things are then corrected on
+    that tree, because yagmail would otherwise damage the draft:
+
+    * yagmail turns every newline of a string content into ``<br>`` and wraps it
+      in a ``<div>``, and puts that same HTML-ish string into the text/plain
+      alternative. Both alternative parts are therefore replaced by parts that
+      carry exactly ``email.html`` and ``email.text`` (the Markdown draft), built
+      the way yagmail builds its own (``MIMEText`` in UTF-8).
+    * yagmail writes From as ``"addr" <addr>`` when there is no display name and
+      escapes quotes in a name before ``formataddr`` escapes them again; From is
+      rewritten with ``formataddr`` alone (a Chinese name is RFC 2047 encoded).
+    * yagmail marks only ``application/*`` files as attachments; image and text
+      files get an explicit ``Content-Disposition: attachment`` so that clients
+      do not show them inline in the body, and text files a ``charset=utf-8``
+      (without it a Chinese review.md opens as mojibake).
+
+    ``prettify_html=False`` because yagmail would otherwise import premailer,
+    which is not a dependency. The tree is serialised here instead of with
+    yagmail's ``as_string()``, which disables header folding (a long Chinese
+    subject would become one over-long encoded word) and uses bare LF. The
+    ``Date`` keeps the offset of ``date``, so the caller decides the time zone.
+    """
+    missing = [str(p) for p in email.attachments if not Path(p).is_file()]
+    if missing:
+        raise FileNotFoundError(f"attachment not found: {missing[0]}")
+    identity = message_id(email, sender)
+    addresses: dict[str, object] = {"recipients": list(email.to)}
+    if email.to:
+        addresses["To"] = ", ".join(email.to)
+    msg = prepare_message(
+        sender, sender_name or sender, addresses, email.subject,
+        contents=[email.html],
+        attachments=[str(p) for p in email.attachments] or None,
+        headers={
+            "Date": format_datetime(date if date.tzinfo else date.astimezone()),
+            "X-Yuebao-Month": email.month,
+            "X-Yuebao-Scope": email.scope,
+        },
+        encoding="utf-8",
+        prettify_html=False,
+        message_id=identity,
+    )
+    msg.replace_header("From", formataddr((sender_name, sender)) if sender_name else sender)
+    if not email.to:
+        msg.replace_header("To", "undisclosed-recipients:;")
+
+    alternative, *attached = msg.get_payload()
+    related = alternative.get_payload()[1]
+    alternative.get_payload()[0] = MIMEText(email.text, "plain", "utf-8")
+    related.get_payload()[0] = MIMEText(email.html, "html", "utf-8")
+    for part, path in zip(attached, email.attachments, strict=True):
+        if part.get("Content-Disposition") is None:
+            part.add_header("Content-Disposition", "attachment", filename=Path(path).name)
+        if part.get_content_maintype() == "text" and part.get_param("charset") is None:
+            part.set_param("charset", "utf-8")  # our files are UTF-8; say so, or it is ASCII
+    return identity, msg.as_bytes(policy=_WIRE)
