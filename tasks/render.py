@@ -25,7 +25,13 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from yuebao.config import Config
-from yuebao.files import scope_folders, write_bytes, write_json, write_text
+from yuebao.files import (
+    reproducible_zip,
+    scope_folders,
+    write_bytes,
+    write_json,
+    write_text,
+)
 from yuebao.inert import inert_csv, markdown_data, markdown_plain
 from yuebao.months import Month
 from yuebao.tasks.document import write_review_docx
@@ -186,6 +192,9 @@ def render_scope(scope: str, draft: dict, document: dict, folder: Path, language
         write_text(fresh / "review.html", html)
         write_review_docx(markdown, fresh / "review.docx", language)
         write_metrics_xlsx(document, fresh / "metrics.xlsx", language, names)
+        as_of = Month.parse(document["month"]).end(document["timezone"]).to_pydatetime()
+        for office in ("review.docx", "metrics.xlsx"):
+            reproducible_zip(fresh / office, as_of)
         if folder.exists():
             shutil.rmtree(folder)
         fresh.rename(folder)

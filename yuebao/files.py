@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import tempfile
 import unicodedata
+import zipfile
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from yuebao.schema import PORTFOLIO
@@ -115,3 +118,31 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, document: object) -> None:
     write_text(path, json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+
+
+_CORE_TIMES = re.compile(rb"(<dcterms:(created|modified)\b[^>]*>)[^<]*(</dcterms:\2>)")
+
+
+def reproducible_zip(path: Path, moment: datetime) -> None:
+    """Make a Word or Excel file the same bytes whenever the same draft is rendered.
+
+    python-docx and openpyxl stamp the time of writing into every zip entry and
+    into the document's created/modified properties. A re-run of the same month
+    would then give attachments that differ from the ones sent, so the draft's
+    content hash (and its Message-ID on ``--resend``) would change with nothing
+    changed. Every stamp becomes ``moment``: the end of the month the draft is
+    as of.
+    """
+    utc = moment.astimezone(UTC)
+    stamp = utc.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(buffer, "w") as target:
+        for entry in source.infolist():
+            data = source.read(entry)
+            if entry.filename == "docProps/core.xml":
+                data = _CORE_TIMES.sub(rb"\g<1>" + stamp + rb"\g<3>", data)
+            fixed = zipfile.ZipInfo(entry.filename, date_time=utc.timetuple()[:6])
+            fixed.compress_type = entry.compress_type
+            fixed.external_attr = entry.external_attr
+            target.writestr(fixed, data)
+    write_bytes(path, buffer.getvalue())

@@ -26,6 +26,8 @@ from yuebao.tasks.bookkeeping.runs import (
     scope_record,
     scopes_to_redo,
 )
+from yuebao.tasks.deliver import DeliveryResult, summary_rows
+from yuebao.tasks.render import RenderedMonth
 from yuebao.words import labels
 
 __all__ = [
@@ -55,22 +57,18 @@ def record_failure_task(output_dir: Path, month: str, error: BaseException) -> N
     record_month(output_dir, month, error=detail)
 
 
-def _deliveries_by_scope(deliveries: list) -> dict[str, list[dict]]:
+def _deliveries_by_scope(deliveries: list[DeliveryResult]) -> dict[str, list[dict]]:
     rows: dict[str, list[dict]] = {}
-    for result in deliveries:
-        for recipient in result.recipients:
-            rows.setdefault(result.scope, []).append({
-                "recipient": recipient.address, "status": str(recipient.status),
-                "detail": recipient.detail})
-        if not result.recipients:
-            rows.setdefault(result.scope, []).append({
-                "recipient": "-", "status": str(result.status), "detail": result.detail})
+    for row in summary_rows(deliveries):
+        rows.setdefault(row["scope"], []).append(
+            {"recipient": row["recipient"] or "-", "status": row["status"],
+             "detail": row["detail"]})
     return rows
 
 
 @task(name="finish-month", task_run_name="finish-{month}", cache_policy=NO_CACHE)
-def finish_month_task(output_dir: Path, month: str, rendered: object, deliveries: list,
-                      partial: bool, language: str) -> dict:
+def finish_month_task(output_dir: Path, month: str, rendered: RenderedMonth,
+                      deliveries: list[DeliveryResult], partial: bool, language: str) -> dict:
     """Prefect task: record the run in runs.json, then judge it.
 
     Returns what the run produced; raises :class:`RunFailed` (the flow run ends

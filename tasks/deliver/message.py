@@ -34,10 +34,15 @@ class OutgoingEmail:
     html: str
     text: str
     attachments: tuple[Path, ...] = ()
+    folder: str | None = None  # the scope's output folder name, unique in the month
 
 
 def eml_path(outbox_dir: Path, email: OutgoingEmail) -> Path:
-    return Path(outbox_dir) / safe_name(email.month) / f"{safe_name(email.scope)}.eml"
+    """``<outbox>/<month>/<folder>.eml``: named like the scope's folder, so two
+    communities whose ids differ only in characters a file name cannot hold never
+    share an archive."""
+    name = email.folder or safe_name(email.scope)
+    return Path(outbox_dir) / safe_name(email.month) / f"{name}.eml"
 
 
 def content_hash(email: OutgoingEmail) -> str:

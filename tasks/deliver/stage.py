@@ -255,11 +255,12 @@ def compose(rendered: Sequence[Rendered], month_dir: Path, config: Config,
         emails.append(OutgoingEmail(
             month=month, scope=review.scope, to=tuple(to), subject=review.subject,
             html=review.html, text=review.markdown, attachments=review.paths(month_dir),
+            folder=review.folder,
         ))
     return emails
 
 
-@task(name="deliver", cache_policy=NO_CACHE)
+@task(name="deliver", task_run_name="deliver-{month}", cache_policy=NO_CACHE)
 def deliver_task(rendered: list[Rendered], month_dir: Path, config: Config, month: str,
                  resend: bool = False) -> list[DeliveryResult]:
     """Prefect task: email every rendered review, at most once per recipient."""
