@@ -136,9 +136,9 @@ def _run_month(folder: Path, raw: dict) -> SimpleNamespace:
     metrics = metrics_task.fn(ingested, config, MONTH)
     history = history_task.fn(ingested, config, MONTH)
     drafts = draft_task.fn(metrics, history, config, MONTH)
-    month_dir, rendered = render_task.fn(drafts, metrics.documents, ingested, config, MONTH)
-    return SimpleNamespace(out=folder / "out", month_dir=month_dir,
-                           rendered={r.scope: r for r in rendered})
+    rendered = render_task.fn(drafts, metrics.documents, ingested, config, MONTH)
+    return SimpleNamespace(out=folder / "out", month_dir=rendered.month_dir,
+                           rendered={r.scope: r for r in rendered.reviews})
 
 
 @pytest.fixture(scope="module")

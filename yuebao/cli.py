@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="one month (default: the last complete month)")
     run.add_argument("--config", type=Path, required=True, help="the config TOML file")
-    run.add_argument("--month", type=_month, help="YYYY-MM (default: the last complete month)")
+    run.add_argument("--month", help="YYYY-MM (default: the last complete month)")
     run.add_argument("--community", action="append", dest="communities", metavar="ID",
                      help="only this community's review (repeatable; _portfolio for the roll-up)")
     run.add_argument("--no-send", action="store_true", help="write the files, send no email")
@@ -138,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sending = ((args.command == "run" and not args.no_send)
                        or (args.command == "backfill" and args.send))
             _check_run(args.config, sending)
+            if getattr(args, "month", None):
+                Month.parse(args.month)
             if args.command == "backfill" and args.first > args.last:
                 raise UsageError(f"--from {args.first} is after --to {args.last}")
         if args.command == "sample-data" and (args.communities < 1 or args.months < 1
