@@ -360,3 +360,13 @@ def sample(tmp_path_factory):
     data = generate_sample(folder, seed=11, communities=4, months=14, scale=0.3,
                            last_month=Month.parse(SAMPLE_MONTH))
     return write_sample_config(data, folder / "yuebao.toml"), data
+
+
+def own_config(sample, tmp_path: Path) -> Path:
+    """The sample config beside its exports, writing to this test's own output folders."""
+    path, _ = sample
+    text = path.read_text("utf-8").replace('output_dir = "out"', f'output_dir = "{tmp_path}/out"')
+    text = text.replace('outbox_dir = "outbox"', f'outbox_dir = "{tmp_path}/outbox"')
+    copy = path.parent / f"{tmp_path.name}.toml"
+    copy.write_text(text, "utf-8")
+    return copy

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import own_config
 
 import yuebao.flows.monthly_review as review_flows
 from yuebao.errors import RunFailed
@@ -16,13 +17,7 @@ from yuebao.tasks.bookkeeping import Reprocess, months_to_run
 
 @pytest.fixture()
 def config(sample, tmp_path) -> Path:
-    """The sample config, writing to this test's own folders."""
-    path, _ = sample
-    text = path.read_text("utf-8").replace('output_dir = "out"', f'output_dir = "{tmp_path}/out"')
-    text = text.replace('outbox_dir = "outbox"', f'outbox_dir = "{tmp_path}/outbox"')
-    copy = path.parent / f"backfill-{tmp_path.name}.toml"
-    copy.write_text(text, "utf-8")
-    return copy
+    return own_config(sample, tmp_path)
 
 
 def test_a_failing_month_keeps_its_last_outputs_and_stops_nothing(config, tmp_path,

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import own_config
 
 from yuebao.cli import main
 from yuebao.errors import RunFailed
@@ -27,13 +28,7 @@ from yuebao.tasks.metrics import NotCovered
 
 @pytest.fixture()
 def config(sample, tmp_path) -> Path:
-    """The sample config (exports 2024-08 .. 2025-09), writing to this test's own folders."""
-    path, _ = sample
-    text = path.read_text("utf-8").replace('output_dir = "out"', f'output_dir = "{tmp_path}/out"')
-    text = text.replace('outbox_dir = "outbox"', f'outbox_dir = "{tmp_path}/outbox"')
-    copy = path.parent / f"unattended-{tmp_path.name}.toml"
-    copy.write_text(text, "utf-8")
-    return copy
+    return own_config(sample, tmp_path)
 
 
 def flow_run_state(name: str) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLE_MONTH as MONTH
+from conftest import own_config
 from test_unattended import flow_run_state
 
 from yuebao.cli import main
@@ -35,11 +36,8 @@ FILES = ("metrics.json", "review.md", "review.html", "review.docx", "metrics.xls
 
 def smtp_config(sample, tmp_path: Path, server, *, lock_wait: float = 120, **smtp) -> Path:
     """The sample config delivering through ``server``, writing to this test's folders."""
-    path, _ = sample
-    text = path.read_text("utf-8")
-    text = text.replace('output_dir = "out"', f'output_dir = "{tmp_path}/out"')
-    text = text.replace('outbox_dir = "outbox"', f'outbox_dir = "{tmp_path}/outbox"')
-    text = text.replace('method = "outbox"', 'method = "smtp"')
+    copy = own_config(sample, tmp_path)
+    text = copy.read_text("utf-8").replace('method = "outbox"', 'method = "smtp"')
     text = text.replace('recipients = ["director@example.com"]',
                         f"recipients = {json.dumps(list(PORTFOLIO_TO))}")
     settings = {"host": server.host, "port": server.port, "security": server.security,
@@ -48,7 +46,6 @@ def smtp_config(sample, tmp_path: Path, server, *, lock_wait: float = 120, **smt
                 "timeout_seconds": 10, "retry_attempts": 3, "retry_initial_seconds": 0.05,
                 "retry_max_seconds": 0.2, "retry_total_seconds": 10, **smtp}
     block = "\n".join(f"{key} = {json.dumps(value)}" for key, value in settings.items())
-    copy = path.parent / f"smtp-{tmp_path.name}.toml"  # beside the sample's exports
     copy.write_text(f"lock_wait_seconds = {lock_wait}\n{text}\n[delivery.smtp]\n{block}\n",
                     "utf-8")
     return copy
