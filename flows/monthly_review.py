@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 from yuebao.config import Config, load_config
 from yuebao.errors import RunFailed
 from yuebao.months import Month
+from yuebao.tasks.artifacts import artifacts_task, backfill_table_task
 from yuebao.tasks.bookkeeping import (
     MonthBusy,
     Reprocess,
@@ -74,6 +75,7 @@ def review_month(ingested: Ingested, config: Config, month: Month,
         history = history_task(ingested, config, month)
         drafts = draft_task(metrics, history, config, month)
         rendered = render_task(drafts, metrics.documents, ingested, config, month, communities)
+        artifacts_task(str(month), rendered, metrics.documents, ingested.files, config.language)
         deliveries = (deliver_task(rendered.reviews, rendered.month_dir, config, str(month),
                                    resend) if send and rendered.reviews else [])
     except Exception as error:
@@ -155,6 +157,7 @@ def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
         assert ingested is not None
         rows += _backfill_month(ingested, config, month, how, send, resend)
     rows.sort(key=lambda row: row["month"])
+    backfill_table_task(first, last, rows)
     failed = sorted({row["month"] for row in rows if row["status"] == RunStatus.FAILED})
     if failed:
         for row in rows:

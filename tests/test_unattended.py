@@ -262,3 +262,39 @@ def test_a_backfill_with_a_failed_month_exits_1_and_ends_failed(config, tmp_path
         from yuebao.flows.monthly_review import backfill
 
         backfill(str(config), "2025-10", "2025-10", reprocess="failed")
+
+
+def test_every_month_and_scope_leaves_its_artifacts(config, prefect_server):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from yuebao.tasks.artifacts import slug
+
+    monthly_review(str(config), "2025-08", send=False)
+
+    keys = [f"{kind}-{slug(scope)}-2025-08" for scope in
+            ("jinjiang", "songhua", "pujiang", "nanshan", "_portfolio")
+            for kind in ("review", "kpis", "files")] + ["quality-2025-08"]
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)))
+    latest = {a.key: a for a in sorted(found, key=lambda a: a.created)}
+    assert set(latest) == set(keys)
+    assert latest["review-portfolio-2025-08"].type == "markdown"
+    assert latest["review-portfolio-2025-08"].data.startswith("# ")
+    table = json.loads(latest["kpis-jinjiang-2025-08"].data)
+    assert table[0]["指标"] and "本月" in table[0]
+
+
+def test_artifact_keys_are_slugs_that_never_collide():
+    from yuebao.tasks.artifacts import slug
+
+    assert slug("jinjiang") == "jinjiang"
+    assert slug("_portfolio") == "portfolio"
+    assert slug("portfolio") != "portfolio"
+    chinese = slug("锦江小区")
+    assert chinese.startswith("x-") and len(chinese) == 10 and chinese == slug("锦江小区")
+    assert slug("Allston / Brighton").startswith("allston-brighton-")
+    assert slug("a/b") != slug("a_b") != slug("a-b")
+    for key in (chinese, slug("Allston / Brighton"), slug("a/b")):
+        assert all(c.islower() or c.isdigit() or c == "-" for c in key)
