@@ -14,6 +14,7 @@ import pytest
 
 from yuebao.config import config_from_dict
 from yuebao.months import Month
+from yuebao.schema import TICKET_CATEGORIES, TICKET_TYPES
 from yuebao.tasks.ingest import ingest
 from yuebao.tasks.metrics import build_scope, compare, month_metrics
 
@@ -152,6 +153,147 @@ def test_satisfaction_reopen_complaints_hotspots(september):
     # 1栋 plumbing: T1 T2 T4 (T8 is cancelled) = 3 = hotspot_min.
     assert t["hotspots"] == [{"community": "a", "building": "1栋",
                               "category": "plumbing_electric", "count": 3}]
+
+
+def _no(codes: tuple[str, ...], **counts: int) -> dict[str, int]:
+    """Every code of an enum with 0, but the counts given."""
+    return {code: counts.get(code, 0) for code in codes}
+
+
+def test_sla_breaches_are_the_rates_denominator_less_its_numerator(september):
+    t = september["a"]["tickets"]
+    response = t["sla_breaches"]["response"]
+    # Denominator of response_on_time_rate: T1 T2 T3 T9 T10 (T4 pending); on time T1 T3 T9.
+    assert t["response_on_time_rate"] == 0.6 and response["count"] == 5 - 3
+    # Late: T2 (repair, normal, plumbing_electric, 1栋), T10 (repair, urgent, elevator, 2栋).
+    assert response["by_type"] == _no(TICKET_TYPES, repair=2)
+    assert response["by_category"] == _no(TICKET_CATEGORIES, plumbing_electric=1, elevator=1)
+    assert response["by_priority"] == {"urgent": 1, "normal": 1}
+    assert response["by_building"] == [{"community": "a", "building": "1栋", "count": 1},
+                                       {"community": "a", "building": "2栋", "count": 1}]
+    resolution = t["sla_breaches"]["resolution"]
+    # Denominator of resolution_on_time_rate: T1 T2 T3 T5 T10 (T7 is praise); on time T1 T3.
+    assert t["resolution_on_time_rate"] == 0.4 and resolution["count"] == 5 - 2
+    # Late: T2 (repair, normal, plumbing_electric, 1栋), T5 (inquiry, normal, other, no
+    # building), T10 (repair, urgent, elevator, 2栋).
+    assert resolution["by_type"] == _no(TICKET_TYPES, repair=2, inquiry=1)
+    assert resolution["by_category"] == _no(TICKET_CATEGORIES, plumbing_electric=1, other=1,
+                                            elevator=1)
+    assert resolution["by_priority"] == {"urgent": 1, "normal": 2}
+    assert resolution["by_building"] == response["by_building"]  # T5 has no building
+    # b: T11 answered in 20 of 30 minutes and resolved in 6 of 24 hours: no breach.
+    b = september["b"]["tickets"]["sla_breaches"]
+    assert b["response"]["count"] == 0 and b["response"]["by_building"] == []
+    assert b["resolution"]["by_priority"] == {"urgent": 0, "normal": 0}
+    # The portfolio: 4 of 6 on time (T11 too), so 6 − 4 = 2 breaches, a's.
+    portfolio = september["_portfolio"]["tickets"]
+    assert portfolio["response_on_time_rate"] == 0.6667
+    assert portfolio["sla_breaches"]["response"] == response
+    assert portfolio["sla_breaches"]["resolution"]["count"] == 3  # 7 − 4 (T11 on time)
+
+
+def test_overdue_open_lists_every_ticket_counted(september):
+    t = september["a"]["tickets"]
+    # T6: repair, normal, created 08-31 20:00, 24 h: deadline 09-01 20:00, 29 days and 4
+    # hours before 10-01 00:00. T9: complaint, 72 h: deadline 09-18 08:00, 12 days 16 hours.
+    assert t["overdue_open_at_end"] == len(t["overdue_open"]) == 2
+    assert t["overdue_open"] == [
+        {"ticket_id": "T6", "community": "a", "building": "1栋", "category": "heating",
+         "type": "repair", "priority": "normal", "created_at": "2025-08-31 20:00:00",
+         "deadline": "2025-09-01 20:00:00", "days_overdue": 29},
+        {"ticket_id": "T9", "community": "a", "building": "1栋", "category": "cleaning",
+         "type": "complaint", "priority": "normal", "created_at": "2025-09-15 08:00:00",
+         "deadline": "2025-09-18 08:00:00", "days_overdue": 12},
+    ]
+    assert september["b"]["tickets"]["overdue_open"] == []
+    assert september["_portfolio"]["tickets"]["overdue_open"] == t["overdue_open"]
+
+
+# A second month of tickets, for the order and the limit of the lists. All repairs,
+# normal, plumbing_electric: response SLA 30 minutes, resolution 24 hours.
+BREACHES = """\
+ticket_id,community,building,created_at,first_response_at,resolved_at,type,category,priority
+Q1,q,9栋,2025-09-02 08:00:00,2025-09-02 08:10:00,2025-09-02 12:00:00,repair,plumbing_electric,normal
+Q2,q,9栋,2025-09-02 08:00:00,2025-09-02 09:00:00,,repair,plumbing_electric,normal
+Q10,q,9栋,2025-09-02 08:00:00,2025-09-02 09:00:00,,repair,plumbing_electric,normal
+Q4,q,9栋,2025-09-02 08:00:00,2025-09-02 09:00:00,2025-09-02 12:00:00,repair,plumbing_electric,normal
+Q5,q,10栋,2025-09-02 08:00:00,2025-09-02 09:00:00,2025-09-02 12:00:00,repair,plumbing_electric,normal
+Q6,q,10栋,2025-09-02 08:00:00,2025-09-02 09:00:00,2025-09-02 12:00:00,repair,plumbing_electric,normal
+Q7,q,2栋,2025-09-02 08:00:00,2025-09-02 09:00:00,2025-09-02 12:00:00,repair,plumbing_electric,normal
+Q8,q,2栋,2025-09-02 08:00:00,2025-09-02 09:00:00,2025-09-02 12:00:00,repair,plumbing_electric,normal
+Q9,q,1栋,2025-09-02 08:00:00,2025-09-02 09:00:00,2025-09-02 12:00:00,repair,plumbing_electric,normal
+Q11,q,3栋,2025-09-02 08:00:00,2025-09-02 09:00:00,2025-09-02 12:00:00,repair,plumbing_electric,normal
+Q12,q,4栋,2025-09-02 08:00:00,2025-09-02 09:00:00,2025-09-02 12:00:00,repair,plumbing_electric,normal
+Q13,q,5栋,2025-09-02 08:00:00,2025-09-02 09:00:00,2025-09-02 12:00:00,repair,plumbing_electric,normal
+Q14,q,6栋,2025-09-02 08:00:00,2025-09-02 09:00:00,2025-09-02 12:00:00,repair,plumbing_electric,normal
+Q15,q,7栋,2025-09-02 08:00:00,2025-09-02 09:00:00,2025-09-02 12:00:00,repair,plumbing_electric,normal
+Q16,q,8栋,2025-09-02 08:00:00,2025-09-02 09:00:00,2025-09-02 12:00:00,repair,plumbing_electric,normal
+Q17,q,11栋,2025-09-02 08:00:00,2025-09-02 09:00:00,2025-09-02 12:00:00,repair,plumbing_electric,normal
+Q18,q,,2025-09-02 08:00:00,2025-09-02 09:00:00,2025-09-02 12:00:00,repair,plumbing_electric,normal
+Q3,q,9栋,2025-08-20 08:00:00,2025-08-20 08:10:00,,repair,plumbing_electric,normal
+Q19,q,5栋,2025-09-03 00:00:00,2025-09-03 00:10:00,,repair,plumbing_electric,normal
+Q20,q,5栋,2025-09-30 00:00:00,2025-09-30 00:05:00,,repair,plumbing_electric,normal
+Q21,q,5栋,2025-08-01 08:00:00,,,praise,other,normal
+A1,r,0栋,2025-09-02 08:00:00,2025-09-02 09:00:00,,repair,plumbing_electric,normal
+A2,r,0栋,2025-09-02 08:00:00,2025-09-02 09:00:00,2025-09-02 12:00:00,repair,plumbing_electric,normal
+"""
+
+
+@pytest.fixture(scope="module")
+def breaches(tmp_path_factory) -> dict:
+    folder: Path = tmp_path_factory.mktemp("breaches")
+    (folder / "tickets.csv").write_text(BREACHES, encoding="utf-8")
+    data = ingest({"tickets": ["tickets.csv"]}, folder, "Asia/Shanghai")
+    config = config_from_dict({"communities": [{"id": "q"}, {"id": "r"}]}, folder)
+    scope = build_scope(config, Month(2025, 9), ["q", "r"])
+    return month_metrics(data.tickets, data.bills, data.payments, scope, data.available)
+
+
+def test_breaches_by_building_in_code_point_order_at_most_ten(breaches):
+    q = breaches["q"]["tickets"]
+    # Created in September, answered before the end: Q1 … Q20 but Q3 and Q21 (August), 19;
+    # on time: Q1 (10 min), Q19 (10), Q20 (5); the 16 others took 60 > 30 minutes.
+    assert q["response_on_time_rate"] == 0.1579  # 3 / 19 = 0.15789…
+    response = q["sla_breaches"]["response"]
+    assert response["count"] == 19 - 3
+    assert response["by_priority"] == {"urgent": 0, "normal": 16}
+    assert response["by_category"]["plumbing_electric"] == 16
+    # 9栋 Q2 Q10 Q4; 10栋 and 2栋 two each; eight buildings one each; Q18 has none.
+    # By code point "10栋" < "2栋" and "11栋" < "1栋" ("1" < "栋"); 8栋 is the eleventh.
+    assert [(b["building"], b["count"]) for b in response["by_building"]] == [
+        ("9栋", 3), ("10栋", 2), ("2栋", 2), ("11栋", 1), ("1栋", 1), ("3栋", 1), ("4栋", 1),
+        ("5栋", 1), ("6栋", 1), ("7栋", 1)]
+    # Resolved in September, all in 4 of 24 hours: none late.
+    assert q["resolution_on_time_rate"] == 1.0
+    assert q["sla_breaches"]["resolution"]["count"] == 0
+    assert q["sla_breaches"]["resolution"]["by_building"] == []
+    # The portfolio adds r's A1 and A2 (60 minutes, late): 3 of 21 on time, 18 late; r/0栋
+    # (2) comes after q/10栋 and q/2栋: community before building.
+    portfolio = breaches["_portfolio"]["tickets"]
+    assert portfolio["response_on_time_rate"] == 0.1429  # 3 / 21 = 0.142857…
+    assert portfolio["sla_breaches"]["response"]["count"] == 21 - 3
+    assert [(b["community"], b["building"], b["count"])
+            for b in portfolio["sla_breaches"]["response"]["by_building"]] == [
+        ("q", "9栋", 3), ("q", "10栋", 2), ("q", "2栋", 2), ("r", "0栋", 2), ("q", "11栋", 1),
+        ("q", "1栋", 1), ("q", "3栋", 1), ("q", "4栋", 1), ("q", "5栋", 1), ("q", "6栋", 1)]
+
+
+def test_overdue_open_in_order(breaches):
+    q = breaches["q"]["tickets"]
+    # Open at 10-01 00:00 with a deadline before it: Q3 (deadline 08-21 08:00: 40 days 16
+    # hours), Q2 and Q10 (09-03 08:00: 27 days 16 hours), Q19 (09-04 00:00: 27 days
+    # exactly). Q20's deadline is the end itself (not before it); Q21 is praise (no SLA).
+    assert q["overdue_open_at_end"] == 4
+    assert [(t["ticket_id"], t["deadline"], t["days_overdue"]) for t in q["overdue_open"]] == [
+        ("Q3", "2025-08-21 08:00:00", 40), ("Q10", "2025-09-03 08:00:00", 27),
+        ("Q19", "2025-09-04 00:00:00", 27), ("Q2", "2025-09-03 08:00:00", 27)]
+    # Ties by community, then ticket_id: A1 (r, 27 days) after every q ticket of 27 days.
+    portfolio = breaches["_portfolio"]["tickets"]
+    assert portfolio["overdue_open_at_end"] == 5
+    assert [t["ticket_id"] for t in portfolio["overdue_open"]] == ["Q3", "Q10", "Q19", "Q2",
+                                                                   "A1"]
+    assert breaches["r"]["tickets"]["overdue_open"][0]["building"] == "0栋"
+    assert breaches["q"]["tickets"]["overdue_open"][0]["created_at"] == "2025-08-20 08:00:00"
 
 
 def test_portfolio_tickets_from_all_rows(september):
@@ -299,6 +441,14 @@ def test_kpis_of_fields_the_export_lacks_are_null(tmp_path):
     assert t["completion_rate"] == 0.5 and t["resolution_hours"]["count"] == 1
     # No response, rating or reopen column: unknown, not 0.
     assert t["response_on_time_rate"] is None and t["response_minutes"]["count"] == 0
+    assert t["sla_breaches"]["response"] is None
+    # T1 (type missing: other, 72 h) resolved in 1 hour: on time.
+    assert t["resolution_on_time_rate"] == 1.0 and t["sla_breaches"]["resolution"]["count"] == 0
+    # T2 is open, its deadline (09-05 08:00) before the end: overdue, a building unknown.
+    assert t["overdue_open"] == [
+        {"ticket_id": "T2", "community": "a", "building": None, "category": "other",
+         "type": "other", "priority": "normal", "created_at": "2025-09-02 08:00:00",
+         "deadline": "2025-09-05 08:00:00", "days_overdue": 25}]
     assert t["satisfaction"]["rate"] is None and t["satisfaction"]["revisit_rate"] is None
     assert t["reopen_rate"] is None
     assert t["complaints"]["per_100_households"] is None  # households unknown

@@ -151,6 +151,87 @@ def _breakdown(rows: TicketRows, mask: np.ndarray, column: np.ndarray, codes: tu
     return result
 
 
+def _by_building(rows: TicketRows, mask: np.ndarray, scopes: list[str],
+                 limit: int = 10) -> dict[str, list[dict]]:
+    """The buildings with most tickets in ``mask`` (tickets without a building left out):
+    items ``{community, building, count}``, count descending, then community and
+    building ascending by code point, at most ``limit``."""
+    keep = mask & (rows.building >= 0) & (rows.community < len(rows.names))
+    key = rows.community[keep] * len(rows.buildings) + rows.building[keep]
+    groups, counts = np.unique(key, return_counts=True)
+    community, building = np.divmod(groups, max(len(rows.buildings), 1))
+    found = pd.DataFrame({
+        "community": np.array(rows.names, dtype=object)[community],
+        "building": np.array(rows.buildings, dtype=object)[building],
+        "count": counts.astype(np.int64), "code": community,
+    }).sort_values(["count", "community", "building"], ascending=[False, True, True],
+                   kind="stable")
+    records = {}
+    for s in scopes:
+        mine = found if s == PORTFOLIO else found[found["code"] == rows.names.index(s)]
+        records[s] = [{"community": c, "building": b, "count": int(n)} for c, b, n in
+                      mine[["community", "building", "count"]].head(limit)
+                      .itertuples(index=False)]
+    return records
+
+
+def _breaches(rows: TicketRows, mask: np.ndarray, scopes: list[str]) -> dict[str, dict]:
+    """``tickets.sla_breaches.*``: the SLA tickets in ``mask`` by type, category,
+    priority and building (kpis.md section 7)."""
+    by_type = _breakdown(rows, mask, rows.type, TICKET_TYPES, scopes)
+    by_category = _breakdown(rows, mask, rows.category, TICKET_CATEGORIES, scopes)
+    # Anything but urgent is normal (kpis.md section 2), so the codes add up to the count.
+    priority = np.where(rows.urgent, PRIORITIES.index("urgent"), PRIORITIES.index("normal"))
+    by_priority = _breakdown(rows, mask, priority, PRIORITIES, scopes)
+    by_building = _by_building(rows, mask, scopes)
+    counts = np.bincount(rows.community[mask], minlength=len(rows.names) + 1)
+    return {s: {"count": int(counts.sum() if s == PORTFOLIO else counts[rows.names.index(s)]),
+                "by_type": by_type[s], "by_category": by_category[s],
+                "by_priority": by_priority[s], "by_building": by_building[s]}
+            for s in scopes}
+
+
+_OVERDUE_FIELDS = ("ticket_id", "community", "building", "category", "type", "priority")
+
+
+def _overdue_open(tickets: pd.DataFrame, rows: TicketRows, f: dict[str, np.ndarray],
+                  scope: Scope) -> dict[str, list[dict]]:
+    """``tickets.overdue_open``: every ticket counted in ``overdue_open_at_end``.
+
+    ``deadline`` is ``created_at`` + the resolution SLA in local time; ``days_overdue``
+    the whole days from it to the month's end, rounded down; sorted by days overdue
+    descending, then community and ticket_id ascending by code point.
+    """
+    end = _instant_ns(scope.month.end(scope.timezone))
+    where = np.flatnonzero(f["overdue"])
+    deadline = rows.created[where] + rows.resolution_limit[where]
+    days = (end - deadline) // np.timedelta64(1, "D")
+
+    def local(times: np.ndarray) -> np.ndarray:
+        index = pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(scope.timezone)
+        return np.asarray(index.strftime("%Y-%m-%d %H:%M:%S"), dtype=object)
+
+    picked = tickets.iloc[where]
+    found = pd.DataFrame({
+        **{name: _texts(picked[name]) for name in _OVERDUE_FIELDS},
+        "created_at": local(rows.created[where]), "deadline": local(deadline),
+        "days_overdue": days.astype(np.int64), "code": rows.community[where],
+    }).sort_values(["days_overdue", "community", "ticket_id"], ascending=[False, True, True],
+                   kind="stable")
+    columns = [*_OVERDUE_FIELDS, "created_at", "deadline", "days_overdue"]
+    records = {}
+    for s in scope.scopes:
+        mine = found if s == PORTFOLIO else found[found["code"] == rows.names.index(s)]
+        records[s] = [dict(zip(columns, (*values[:-1], int(values[-1])), strict=True))
+                      for values in mine[columns].itertuples(index=False)]
+    return records
+
+
+def _texts(values: pd.Series) -> np.ndarray:
+    """A text column as Python strings, ``None`` where it is missing."""
+    return values.to_numpy(dtype=object, na_value=None)
+
+
 def _hotspots(rows: TicketRows, f: dict[str, np.ndarray], scope: Scope) -> dict[str, list[dict]]:
     """Buildings where repairs or complaints of one category keep coming back."""
     kinds = [TICKET_TYPES.index("repair"), TICKET_TYPES.index("complaint")]
@@ -212,6 +293,10 @@ def ticket_metrics(tickets: pd.DataFrame, scope: Scope,
     resolution = stats(f["resolved_in"], rows.resolved, US_PER_HOUR)
     urgent_response = stats(f["urgent_responded"], rows.response, US_PER_MINUTE)
     hotspots = _hotspots(rows, f, scope)
+    response_breaches = _breaches(rows, f["response_sla"] & ~f["response_on_time"], scopes)
+    resolution_breaches = _breaches(rows, f["resolution_sla"] & ~f["resolution_on_time"],
+                                    scopes)
+    overdue = _overdue_open(tickets, rows, f, scope)
 
     result = {}
     for s in scopes:
@@ -231,6 +316,9 @@ def ticket_metrics(tickets: pd.DataFrame, scope: Scope,
             "resolution_hours": resolution[s],
             "resolution_on_time_rate": rate(c["resolution_on_time"], c["resolution_sla"]),
             "overdue_open_at_end": c["overdue"],
+            "overdue_open": overdue[s],
+            "sla_breaches": {"response": response_breaches[s],
+                             "resolution": resolution_breaches[s]},
             "satisfaction": {
                 "rated": c["rated"],
                 "rate": rate(c["satisfied"], c["rated"]),
@@ -260,6 +348,7 @@ def _without_unmeasured(block: dict, measured: set[str]) -> dict:
         block["response_minutes"] = {"mean": None, "median": None, "p90": None, "count": 0}
         block["response_on_time_rate"] = None
         block["urgent"]["response_minutes_median"] = None
+        block["sla_breaches"]["response"] = None
     if "satisfaction" not in measured:
         block["satisfaction"] = {"rated": 0, "rate": None, "mean": None, "revisit_rate": None}
     if "reopened" not in measured:
