@@ -8,8 +8,11 @@ value show the arithmetic; nothing here was copied from the code's output.
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from yuebao.config import config_from_dict
@@ -17,6 +20,8 @@ from yuebao.months import Month
 from yuebao.schema import TICKET_CATEGORIES, TICKET_TYPES
 from yuebao.tasks.ingest import ingest
 from yuebao.tasks.metrics import build_scope, compare, month_metrics
+from yuebao.tasks.metrics.tickets import TicketRows, _ticket_flags
+from yuebao.tasks.sample_data import generate_sample
 
 TICKETS = """\
 ticket_id,community,building,unit,created_at,first_response_at,resolved_at,closed_at,type,category,priority,satisfaction,reopened,cancelled
@@ -343,19 +348,31 @@ def test_fee_metrics_of_a(september):
     assert f["households_billed"] == 4  # B8 has no unit
     assert f["household_payment_rate"] == 0.5  # 1-1-101 and 2-1-201 paid in full
     assert f["households_in_arrears"] == 6
+    # Outstanding at the end of the bills due in September: B2 200, B7 100.
+    assert f["new_arrears"] == 300.0  # = 1230.50 − 930.50
+    assert f["arrears_at_end"] == 750.0 - 150.0 + 300.0
+    # 物业费: at the start B4 200, B5 250, B9 200, B10 100; collected B4 150; new B2 200,
+    # B7 100.
     assert f["by_fee_item"] == {
         "物业费": {"due_in_month": 1000.0, "collected_for_month": 700.0,
-                 "collection_rate_month": 0.7, "arrears_at_end": 900.0},
+                 "collection_rate_month": 0.7, "arrears_at_end": 900.0,
+                 "arrears_at_start": 750.0, "arrears_collected": 150.0, "new_arrears": 300.0},
         "停车费": {"due_in_month": 150.0, "collected_for_month": 150.0,
-                 "collection_rate_month": 1.0, "arrears_at_end": 0.0},
+                 "collection_rate_month": 1.0, "arrears_at_end": 0.0,
+                 "arrears_at_start": 0.0, "arrears_collected": 0.0, "new_arrears": 0.0},
         "水费": {"due_in_month": 80.5, "collected_for_month": 80.5,
-               "collection_rate_month": 1.0, "arrears_at_end": 0.0},
+               "collection_rate_month": 1.0, "arrears_at_end": 0.0,
+               "arrears_at_start": 0.0, "arrears_collected": 0.0, "new_arrears": 0.0},
     }
+    # 1栋: at the start B5 250, B9 200, B10 100, none collected; new B2 200.
+    # 2栋: at the start B4 200, 150 collected; new B7 100.
     assert f["by_building"] == {
         "1栋": {"due_in_month": 600.0, "collected_for_month": 400.0,
-               "collection_rate_month": 0.6667, "arrears_at_end": 750.0},
+               "collection_rate_month": 0.6667, "arrears_at_end": 750.0,
+               "arrears_at_start": 550.0, "arrears_collected": 0.0, "new_arrears": 200.0},
         "2栋": {"due_in_month": 550.0, "collected_for_month": 450.0,
-               "collection_rate_month": 0.8182, "arrears_at_end": 150.0},
+               "collection_rate_month": 0.8182, "arrears_at_end": 150.0,
+               "arrears_at_start": 200.0, "arrears_collected": 150.0, "new_arrears": 100.0},
     }
 
 
@@ -374,6 +391,8 @@ def test_month_without_bills_gives_null_rates(september):
                           "181-365": 200.0,  # B11, 285 days
                           "366+": 0.0}
     assert f["households_in_arrears"] == 2
+    assert f["new_arrears"] == 0.0 and f["arrears_at_end"] == 260.0  # 360 − 100 + 0
+    assert f["by_building"]["5栋"]["arrears_at_start"] == 360.0  # B11 300, B12 60
 
 
 def test_a_community_with_no_rows(september):
@@ -400,6 +419,133 @@ def test_portfolio_fees(september):
     assert set(f["by_building"]) == {"a/1栋", "a/2栋", "b/5栋"}
     assert f["by_building"]["b/5栋"]["collection_rate_month"] is None
     assert f["by_building"]["b/5栋"]["arrears_at_end"] == 260.0
+    assert f["new_arrears"] == 300.0  # a 300, b 0
+    assert f["arrears_at_end"] == 1110.0 - 250.0 + 300.0
+    assert f["by_fee_item"]["物业费"]["arrears_at_start"] == 1110.0  # a 750, b 360
+    assert f["by_fee_item"]["物业费"]["arrears_collected"] == 250.0  # a 150, b 100
+
+
+# Bills whose groups are listed for arrears at the start only, or not at all, and a
+# refund that turns a settled bill into arrears again: September 2025, community x.
+GROUP_BILLS = """\
+bill_id,community,building,unit,fee_item,period,due_date,amount_due
+X1,x,3栋,3-101,车位费,2025-08,2025-08-10,100.00
+X2,x,4栋,4-101,物业费,2025-07,2025-07-01,200.00
+X3,x,4栋,4-102,物业费,2025-09,2025-09-30,120.00
+X4,x,5栋,5-101,物业费,2025-06,2025-06-01,80.00
+X5,x,,,水费,2025-09,2025-09-01,33.33
+X6,x,3栋,3-102,物业费,2025-08,2025-08-31,0.01
+"""
+
+GROUP_PAYMENTS = """\
+payment_id,bill_id,paid_at,amount
+XP1,X1,2025-09-05 10:00:00,100.00
+XP2,X2,2025-07-05 10:00:00,200.00
+XP3,X2,2025-09-10 10:00:00,-50.00
+XP4,X3,2025-09-30 23:59:59,20.00
+XP5,X3,2025-10-01 00:00:00,100.00
+XP6,X4,2025-06-02 10:00:00,80.00
+"""
+
+
+def _fen(yuan: float) -> int:
+    """Yuan as printed in metrics.json back to exact fen (the floats are 2-decimal values)."""
+    return round(Decimal(repr(yuan)) * 100)
+
+
+def _bridges(fees: dict) -> bool:
+    """arrears_at_end = arrears_at_start − arrears_collected + new_arrears, in exact fen."""
+    return _fen(fees["arrears_at_end"]) == (_fen(fees["arrears_at_start"])
+                                           - _fen(fees["arrears_collected"])
+                                           + _fen(fees["new_arrears"]))
+
+
+def test_groups_with_arrears_at_start_and_the_bridge(tmp_path):
+    (tmp_path / "bills.csv").write_text(GROUP_BILLS, "utf-8")
+    (tmp_path / "payments.csv").write_text(GROUP_PAYMENTS, "utf-8")
+    data = ingest({"bills": ["bills.csv"], "payments": ["payments.csv"]}, tmp_path,
+                  "Asia/Shanghai")
+    config = config_from_dict({"communities": [{"id": "x"}]}, tmp_path)
+    scope = build_scope(config, Month(2025, 9), ["x"])
+    f = month_metrics(data.tickets, data.bills, data.payments, scope, data.available)["x"]
+    f = f["fees"]
+    # At the start (bills due before 09-01): X1 100, X6 0.01; X2 and X4 paid in full.
+    assert f["arrears_at_start"] == 100.01
+    # X1 100 − 0 = 100; X2 0 − 50 = −50 (refunded on 09-10): the refund reopens arrears.
+    assert f["arrears_collected"] == 50.0
+    # Due in September: X3 120 (20 paid at 23:59:59, 100 only at the end itself), X5 33.33
+    # (due on the 1st: in the month, not arrears at the start).
+    assert f["due_in_month"] == 153.33 and f["collected_for_month"] == 20.0
+    assert f["new_arrears"] == 133.33  # X3 100 + X5 33.33
+    # At the end: X2 50, X3 100, X5 33.33, X6 0.01.
+    assert f["arrears_at_end"] == 183.34
+    assert _bridges(f)  # 10001 − 5000 + 13333 = 18334 fen
+    # (in floats 100.01 − 50.0 + 133.33 is 183.34000000000003, not 183.34)
+    assert 100.01 - 50.0 + 133.33 != 183.34
+    # 车位费 (X1): no bill due in September, no arrears at the end, listed for the start.
+    # 物业费: X2 X3 X6 (X4 adds nothing); collected 0.01 at the start less 50.01 left.
+    assert f["by_fee_item"] == {
+        "水费": {"due_in_month": 33.33, "collected_for_month": 0.0,
+               "collection_rate_month": 0.0, "arrears_at_end": 33.33,
+               "arrears_at_start": 0.0, "arrears_collected": 0.0, "new_arrears": 33.33},
+        "物业费": {"due_in_month": 120.0, "collected_for_month": 20.0,
+                 "collection_rate_month": 0.1667, "arrears_at_end": 150.01,
+                 "arrears_at_start": 0.01, "arrears_collected": -50.0, "new_arrears": 100.0},
+        "车位费": {"due_in_month": 0.0, "collected_for_month": 0.0,
+                 "collection_rate_month": None, "arrears_at_end": 0.0,
+                 "arrears_at_start": 100.0, "arrears_collected": 100.0, "new_arrears": 0.0},
+    }
+    # 5栋 (X4, settled in June) has nothing due, nothing owed at either time: not listed.
+    # X5 has no building.
+    assert f["by_building"] == {
+        "3栋": {"due_in_month": 0.0, "collected_for_month": 0.0,
+               "collection_rate_month": None, "arrears_at_end": 0.01,
+               "arrears_at_start": 100.01, "arrears_collected": 100.0, "new_arrears": 0.0},
+        "4栋": {"due_in_month": 120.0, "collected_for_month": 20.0,
+               "collection_rate_month": 0.1667, "arrears_at_end": 150.0,
+               "arrears_at_start": 0.0, "arrears_collected": -50.0, "new_arrears": 100.0},
+    }
+    for group in [*f["by_fee_item"].values(), *f["by_building"].values()]:
+        assert _bridges(group)
+
+
+def test_the_bridge_holds_on_every_scope_and_month_of_sample_data(tmp_path):
+    """arrears_at_end = arrears_at_start − arrears_collected + new_arrears, exactly, on
+    every scope, fee item and building of 16 months of generated data (with its partial,
+    excess and refunded payments); and each breach count is its rate's denominator less
+    its numerator."""
+    sample = generate_sample(tmp_path / "sample", seed=3, communities=3, months=16,
+                             scale=0.1, last_month=Month(2025, 9), style="canonical")
+    data = ingest({"tickets": [str(sample.tickets)], "bills": [str(sample.bills)],
+                   "payments": [str(sample.payments)]}, tmp_path, "Asia/Shanghai")
+    config = config_from_dict({"communities": [{"id": c.id, "households": c.households}
+                                               for c in sample.communities]}, tmp_path)
+    communities = [c.id for c in sample.communities]
+    checked = 0
+    for month in Month(2024, 9).range_to(Month(2025, 9)):
+        scope = build_scope(config, month, communities)
+        result = month_metrics(data.tickets, data.bills, data.payments, scope, data.available)
+        rows = TicketRows.build(data.tickets, scope, list(scope.communities))
+        flags = _ticket_flags(rows, scope)
+        for s, blocks in result.items():
+            fees, tickets = blocks["fees"], blocks["tickets"]
+            assert _bridges(fees), (month, s)
+            for group in [*fees["by_fee_item"].values(), *fees["by_building"].values()]:
+                assert _bridges(group), (month, s)
+                checked += 1
+            mine = (np.ones(len(rows.community), dtype=bool) if s == "_portfolio"
+                    else rows.community == rows.names.index(s))
+            for kind in ("response", "resolution"):
+                denominator = int((flags[f"{kind}_sla"] & mine).sum())
+                numerator = int((flags[f"{kind}_on_time"] & mine).sum())
+                breaches = tickets["sla_breaches"][kind]
+                assert breaches["count"] == denominator - numerator, (month, s, kind)
+                assert tickets[f"{kind}_on_time_rate"] == (
+                    float(round(Fraction(numerator, denominator), 4)) if denominator else None)
+                assert sum(breaches["by_priority"].values()) == breaches["count"]
+                assert sum(breaches["by_type"].values()) == breaches["count"]
+            assert len(tickets["overdue_open"]) == tickets["overdue_open_at_end"]
+    assert checked > 100
 
 
 def test_payments_are_tied_to_their_bills_once(tables, september):

@@ -174,6 +174,9 @@ class _Month:
     due_in: np.ndarray  # indices of the bills due in M
     owing: np.ndarray  # indices of the bills due before the end with outstanding_b(end) > 0
     out_end: np.ndarray  # outstanding_b(end) of every bill
+    owing_start: np.ndarray  # indices of the bills due before the start, owing at the start
+    out_start: np.ndarray  # outstanding_b(start) of every bill
+    before_start: np.ndarray  # per bill of ``owing``: due before the start
 
 
 def _fee_month(rows: FeeRows, scope: Scope) -> _Month:
@@ -184,8 +187,9 @@ def _fee_month(rows: FeeRows, scope: Scope) -> _Month:
     after = rows.due_before(month.shift(1).first_day)
     jan1 = rows.due_before(month.jan1)
     out_end = rows.outstanding(month.end(tz))
+    out_start = rows.outstanding(month.start(tz))
     end_prefix = _prefix(out_end)
-    start_prefix = _prefix(rows.outstanding(month.start(tz)))
+    start_prefix = _prefix(out_start)
     jan1_prefix = _prefix(rows.outstanding(pd.Timestamp(month.jan1).tz_localize(tz)))
 
     def total(prefix: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -198,53 +202,80 @@ def _fee_month(rows: FeeRows, scope: Scope) -> _Month:
         "arrears_jan1": total(jan1_prefix, begin, jan1),
         "arrears_at_end": total(end_prefix, begin, after),
     }
-    sums["collected_in"] = sums["due_in"] - total(end_prefix, first, after)
+    # outstanding_b(end) over the bills due in M: with arrears at the start less those
+    # collected, it makes up arrears at the end exactly (the slices [begin, first) and
+    # [first, after) are the bills due before the end).
+    sums["new_arrears"] = total(end_prefix, first, after)
+    sums["collected_in"] = sums["due_in"] - sums["new_arrears"]
     sums["collected_ytd"] = sums["due_ytd"] - total(end_prefix, jan1, after)
     sums["arrears_collected"] = sums["arrears_at_start"] - total(end_prefix, begin, first)
     sums["arrears_collected_ytd"] = sums["arrears_jan1"] - total(end_prefix, begin, jan1)
     owing = np.flatnonzero(out_end > 0)
     owing = owing[owing < after[rows.community[owing]]]
-    return _Month(sums, _ranges(first, after), owing, out_end)
+    owing_start = np.flatnonzero(out_start > 0)
+    owing_start = owing_start[owing_start < first[rows.community[owing_start]]]
+    return _Month(sums, _ranges(first, after), owing, out_end, owing_start, out_start,
+                  owing < first[rows.community[owing]])
 
 
-def _fee_group(due_in: int, collected: int, arrears: int) -> dict:
+def _fee_group(due_in: int, collected: int, arrears: int, at_start: int,
+               left_of_start: int) -> dict:
+    """One group's figures; ``left_of_start`` is outstanding_b(end) over its bills due
+    before the start, so that what was collected of the start's arrears is the rest."""
     return {"due_in_month": money(due_in), "collected_for_month": money(collected),
-            "collection_rate_month": rate(collected, due_in), "arrears_at_end": money(arrears)}
+            "collection_rate_month": rate(collected, due_in), "arrears_at_end": money(arrears),
+            "arrears_at_start": money(at_start),
+            "arrears_collected": money(at_start - left_of_start),
+            "new_arrears": money(due_in - collected)}
 
 
 def _group_fees(rows: FeeRows, m: _Month, column: str, scopes: list[str]) -> dict[str, dict]:
-    """``by_fee_item`` / ``by_building``: groups with a bill due in M or arrears at end.
+    """``by_fee_item`` / ``by_building``: groups with a bill due in M or arrears at start
+    or at end.
 
-    A group is shown exactly when one of its bills is due in M or owing at the
-    end, so only those bills are summed. At the portfolio fee items are summed
-    over communities, and buildings are keyed ``"<community>/<building>"``.
+    A group is shown exactly when one of its bills is due in M, or owing at the
+    start or at the end, so only those bills are summed (a bill due before the
+    start owing at neither time adds 0 to every figure). At the portfolio fee
+    items are summed over communities, and buildings are keyed
+    ``"<community>/<building>"``.
     """
     codes, labels = ((rows.fee_item, rows.fee_items) if column == "fee_item"
                      else (rows.building, rows.buildings))
     shape = (rows.size, max(len(labels), 1))
-    due_in = m.due_in[codes[m.due_in] >= 0]
-    owing = m.owing[codes[m.owing] >= 0]
-    g_due = rows.community[due_in] * shape[1] + codes[due_in]
-    g_owing = rows.community[owing] * shape[1] + codes[owing]
     cells = shape[0] * shape[1]
+
+    def bills(chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        chosen = chosen[codes[chosen] >= 0]
+        return chosen, rows.community[chosen] * shape[1] + codes[chosen]
+
+    def summed(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return _group_sum(groups, values, cells).reshape(shape)
+
+    due_in, g_due = bills(m.due_in)
+    owing, g_owing = bills(m.owing)
+    owing_start, g_start = bills(m.owing_start)
+    earlier = m.before_start[codes[m.owing] >= 0]
     count = (np.bincount(g_due, minlength=cells) + np.bincount(g_owing, minlength=cells)
-             ).reshape(shape)
-    due = _group_sum(g_due, rows.due[due_in], cells).reshape(shape)
-    collected = due - _group_sum(g_due, m.out_end[due_in], cells).reshape(shape)
-    arrears = _group_sum(g_owing, m.out_end[owing], cells).reshape(shape)
+             + np.bincount(g_start, minlength=cells)).reshape(shape)
+    due = summed(g_due, rows.due[due_in])
+    collected = due - summed(g_due, m.out_end[due_in])
+    arrears = summed(g_owing, m.out_end[owing])
+    at_start = summed(g_start, m.out_start[owing_start])
+    left = summed(g_owing[earlier], m.out_end[owing[earlier]])
+    figures = (due, collected, arrears, at_start, left)
     result: dict[str, dict] = {}
     for s in scopes:
         if s != PORTFOLIO:
             c = rows.names.index(s)
-            items = {labels[k]: _fee_group(due[c, k], collected[c, k], arrears[c, k])
+            items = {labels[k]: _fee_group(*(int(f[c, k]) for f in figures))
                      for k in np.flatnonzero(count[c])}
         elif column == "fee_item":
-            items = {labels[k]: _fee_group(due[:, k].sum(), collected[:, k].sum(),
-                                           arrears[:, k].sum())
+            totals = [f.sum(axis=0) for f in figures]
+            items = {labels[k]: _fee_group(*(int(f[k]) for f in totals))
                      for k in np.flatnonzero(count.sum(axis=0))}
         else:
             items = {f"{rows.names[c]}/{labels[k]}":
-                     _fee_group(due[c, k], collected[c, k], arrears[c, k])
+                     _fee_group(*(int(f[c, k]) for f in figures))
                      for c, k in zip(*np.nonzero(count[:len(rows.names)]), strict=True)}
         result[s] = dict(sorted(items.items()))
     return result
@@ -320,6 +351,7 @@ def fee_metrics(bills: pd.DataFrame, payments: pd.DataFrame, scope: Scope,
             "cash_collected": money(at(cash, s)),
             "prepaid": money(at(advance, s)),
             "arrears_at_end": money(c["arrears_at_end"]),
+            "new_arrears": money(c["new_arrears"]),
             "aging": {k: money(at(aging[:, i], s)) for i, k in enumerate(AGING_BUCKETS)},
             "households_billed": h["billed"],
             "household_payment_rate": rate(h["fully_paid"], h["billed"]),
