@@ -19,7 +19,14 @@ from yuebao.config import config_from_dict
 from yuebao.months import Month
 from yuebao.schema import TICKET_CATEGORIES, TICKET_TYPES
 from yuebao.tasks.ingest import ingest
-from yuebao.tasks.metrics import build_scope, compare, month_metrics
+from yuebao.tasks.metrics import (
+    build_scope,
+    compare,
+    kpi_catalogue,
+    month_documents,
+    month_metrics,
+    scalar,
+)
 from yuebao.tasks.metrics.tickets import TicketRows, _ticket_flags
 from yuebao.tasks.sample_data import generate_sample
 
@@ -557,6 +564,69 @@ def test_payments_are_tied_to_their_bills_once(tables, september):
                               {"id": "c", "households": 10}])
     assert {s: d["fees"] for s, d in again.items()} == {
         s: d["fees"] for s, d in september.items()}
+
+
+@pytest.fixture(scope="module")
+def documents(tables) -> dict:
+    config = config_from_dict({"communities": [{"id": "a", "households": 50},
+                                               {"id": "b", "households": 20}]}, Path("."))
+    scope = build_scope(config, Month(2025, 9), ["a", "b"])
+    targets = {s: config.targets_for(s) for s in scope.scopes}
+    return month_documents(tables.tickets, tables.bills, tables.payments, scope,
+                           tables.available, targets, {"notes": []}).documents
+
+
+def test_trend_of_twelve_months_as_of_each_months_end(documents):
+    """Which months the fixture covers: tickets from 08-25 to 10-05 (August and September);
+    payments from 02-01 to 10-03 (February to September); bills due in 2024-06, 2024-12,
+    2025-03, 05, 07, 08, 09 and 10. A fee KPI reads bills and payments: March, May, July,
+    August and September of the 12 months 2024-10 … 2025-09."""
+    trend = documents["a"]["trend"]
+    months = ["2024-10", "2024-11", "2024-12", "2025-01", "2025-02", "2025-03", "2025-04",
+              "2025-05", "2025-06", "2025-07", "2025-08", "2025-09"]
+    assert set(trend) == set(kpi_catalogue())
+    assert all(t["months"] == months for t in trend.values())
+    # Arrears of a at each month's end: March and May B5 250 + B9 200; July + B10 100
+    # (120 less 20 paid on 07-25); August + B4 200 (300 less 100 on 08-20); September 900.
+    arrears = trend["fees.arrears_at_end"]
+    assert arrears["values"] == [None] * 5 + [450.0, None, 450.0, None, 550.0, 750.0, 900.0]
+    assert arrears["best"] == {"month": "2025-05", "value": 450.0}  # at_most; tie: the later
+    assert arrears["worst"] == {"month": "2025-09", "value": 900.0}
+    # Due in the month and settled by its end: March B9 0 of 200; May nothing of a's due
+    # (null, though covered); July B10 20 of 120; August B4 100 of 300.
+    rate_month = trend["fees.collection_rate_month"]
+    assert rate_month["values"] == [None] * 5 + [0.0, None, None, None, 0.1667, 0.3333,
+                                                 0.7562]
+    assert rate_month["best"] == {"month": "2025-09", "value": 0.7562}  # at_least: the max
+    assert rate_month["worst"] == {"month": "2025-03", "value": 0.0}
+    # Overdue at the end of August: T5 (inquiry, deadline 08-28 09:00, resolved 09-02);
+    # T6's deadline is 09-01 20:00. September: T6 and T9.
+    overdue = trend["tickets.overdue_open_at_end"]
+    assert overdue["values"] == [None] * 10 + [1, 2]
+    assert overdue["best"] == {"month": "2025-08", "value": 1}
+    assert overdue["worst"] == {"month": "2025-09", "value": 2}
+    # A volume has no better direction: no best, no worst.
+    created = trend["tickets.created"]
+    assert created["values"] == [None] * 10 + [2, 7]  # T5 T6; September's seven
+    assert created["best"] is None and created["worst"] is None
+    b = documents["b"]["trend"]
+    # b's year to date: B12 (60, due 05-20) is never paid; before May nothing is due.
+    ytd = b["fees.collection_rate_ytd"]
+    assert ytd["values"] == [None] * 5 + [None, None, 0.0, None, 0.0, 0.0, 0.0]
+    assert ytd["best"] == ytd["worst"] == {"month": "2025-09", "value": 0.0}  # ties: latest
+    # No value at all: no best and no worst.
+    assert b["tickets.satisfaction.mean"]["values"][-1] == 5.0  # T11
+    assert b["tickets.completion_rate"]["values"] == [None] * 10 + [None, 1.0]
+    assert b["tickets.urgent.response_minutes_median"] == {
+        "months": months, "values": [None] * 12, "best": None, "worst": None}
+
+
+def test_trend_ends_with_the_month_and_the_previous_month(documents):
+    for scope, document in documents.items():
+        for key, t in document["trend"].items():
+            assert t["values"][-1] == scalar(document, key), (scope, key)
+            if key in document["compare"]:
+                assert t["values"][-2] == document["compare"][key]["previous_month"]
 
 
 def test_compare_status_and_direction():

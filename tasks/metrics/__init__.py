@@ -38,6 +38,8 @@ from yuebao.tasks.metrics.scope import SCHEMA, Scope
 from yuebao.tasks.metrics.tickets import TicketRows, ticket_metrics
 from yuebao.words import labels
 
+TREND_MONTHS = 12
+
 
 @cache
 def kpi_catalogue() -> dict[str, dict]:
@@ -98,6 +100,37 @@ def compare(current: dict, previous: dict | None, last_year: dict | None,
     return result
 
 
+def trend(months: list[Month], blocks: list[dict],
+          covered: Callable[[Month, str], bool] = lambda month, key: True) -> dict[str, dict]:
+    """``trend.<key>`` of every scalar KPI of the catalogue (kpis.md section 7).
+
+    ``months`` are oldest first, ``blocks`` their ``tickets``/``fees`` blocks of one
+    scope; ``covered(month, key)`` says whether the exports cover that month for
+    the tables the KPI reads, and a month they do not cover is null, never the 0
+    it computes to. Best and worst follow the KPI's direction over the non-null
+    values; on a tie the latest month wins; a KPI with direction ``none`` has
+    neither.
+    """
+    names = [str(month) for month in months]
+    result = {}
+    for key, kpi in kpi_catalogue().items():
+        values = [scalar(block, key) if covered(month, key) else None
+                  for month, block in zip(months, blocks, strict=True)]
+        known = [(value, i) for i, value in enumerate(values) if value is not None]
+        best = worst = None
+        if known and kpi["direction"] != "none":
+            # (value, position) pairs: max picks the latest month among equal values;
+            # negating the value picks the smallest, again the latest on a tie.
+            high = max(known)
+            low = max((-value, i) for value, i in known)
+            top, bottom = (high, (-low[0], low[1])) if kpi["direction"] == "at_least" \
+                else ((-low[0], low[1]), high)
+            best = {"month": names[top[1]], "value": values[top[1]]}
+            worst = {"month": names[bottom[1]], "value": values[bottom[1]]}
+        result[key] = {"months": names, "values": values, "best": best, "worst": worst}
+    return result
+
+
 def month_metrics(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame,
                   scope: Scope, available: frozenset[str], *,
                   prepared: Prepared | None = None) -> dict[str, dict]:
@@ -121,7 +154,8 @@ def month_metrics(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataF
 
 def metrics_document(scope_id: str, blocks: dict, comparison: dict, month: Month,
                      timezone: str, data_quality: dict,
-                     covered: dict[str, dict[str, str] | None] | None = None) -> dict:
+                     covered: dict[str, dict[str, str] | None] | None = None,
+                     trends: dict[str, dict] | None = None) -> dict:
     """The metrics.json of one scope (kpis.md sections 5 and 7)."""
     return {
         "schema": SCHEMA,
@@ -132,6 +166,7 @@ def metrics_document(scope_id: str, blocks: dict, comparison: dict, month: Month
         "tickets": blocks["tickets"],
         "fees": blocks["fees"],
         "compare": comparison,
+        "trend": trends or {},
         "data_quality": data_quality,
     }
 
@@ -243,14 +278,18 @@ def month_documents(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.Dat
                         scope.sla, scope.hotspot_min)
         return month_metrics(tickets, bills, payments, shifted, available, prepared=prepared)
 
-    current = compute(scope.month)
-    previous = compute(shifts["previous_month"])
+    # The trend's 12 months end with the month; the previous month is one of them.
+    months = [scope.month.shift(k) for k in range(-TREND_MONTHS + 1, 1)]
+    computed = {month: compute(month) for month in months}
+    current = computed[scope.month]
+    previous = computed[shifts["previous_month"]]
     last_year = compute(shifts["same_month_last_year"])
     documents = {
         s: metrics_document(
             s, current[s],
             compare(current[s], previous[s], last_year[s], targets[s], covered),
-            scope.month, scope.timezone, data_quality, spans.as_json())
+            scope.month, scope.timezone, data_quality, spans.as_json(),
+            trend(months, [computed[month][s] for month in months], spans.covers_kpi))
         for s in scope.scopes
     }
     before = shifts["previous_month"]
