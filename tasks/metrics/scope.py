@@ -13,7 +13,7 @@ from yuebao.schema import PORTFOLIO
 US_PER_MINUTE = 60_000_000
 US_PER_HOUR = 3_600_000_000
 AGING_BUCKETS = ("1-30", "31-90", "91-180", "181-365", "366+")
-SCHEMA = "yuebao.metrics/1"
+SCHEMA = "yuebao.metrics/2"
 
 
 @dataclass(frozen=True)
