@@ -151,28 +151,51 @@ def _breakdown(rows: TicketRows, mask: np.ndarray, column: np.ndarray, codes: tu
     return result
 
 
+def _code_point_ranks(labels: list[str]) -> np.ndarray:
+    """The rank of each label in code-point order (Python's order of ``str``)."""
+    ranks = np.empty(len(labels), dtype=np.int64)
+    ranks[sorted(range(len(labels)), key=labels.__getitem__)] = np.arange(len(labels))
+    return ranks
+
+
+def _per_scope(rows: TicketRows, community: np.ndarray, order: np.ndarray, scopes: list[str],
+               limit: int | None = None) -> dict[str, np.ndarray]:
+    """Per scope, the positions in ``order`` (already sorted) that belong to it, in that
+    order, at most ``limit``: the portfolio has all of them, a community its own.
+
+    One stable sort by community code and one search for every community's slice, instead
+    of a filtered copy per scope (there may be hundreds of communities).
+    """
+    mine = order[np.argsort(community[order], kind="stable")]
+    bounds = np.searchsorted(community[mine], np.arange(len(rows.names) + 1))
+    result = {}
+    for s in scopes:
+        if s == PORTFOLIO:
+            chosen = order
+        else:
+            c = rows.names.index(s)
+            chosen = mine[bounds[c]:bounds[c + 1]]
+        result[s] = chosen[:limit]
+    return result
+
+
 def _by_building(rows: TicketRows, mask: np.ndarray, scopes: list[str],
                  limit: int = 10) -> dict[str, list[dict]]:
     """The buildings with most tickets in ``mask`` (tickets without a building left out):
     items ``{community, building, count}``, count descending, then community and
     building ascending by code point, at most ``limit``."""
     keep = mask & (rows.building >= 0) & (rows.community < len(rows.names))
-    key = rows.community[keep] * len(rows.buildings) + rows.building[keep]
-    groups, counts = np.unique(key, return_counts=True)
-    community, building = np.divmod(groups, max(len(rows.buildings), 1))
-    found = pd.DataFrame({
-        "community": np.array(rows.names, dtype=object)[community],
-        "building": np.array(rows.buildings, dtype=object)[building],
-        "count": counts.astype(np.int64), "code": community,
-    }).sort_values(["count", "community", "building"], ascending=[False, True, True],
-                   kind="stable")
-    records = {}
-    for s in scopes:
-        mine = found if s == PORTFOLIO else found[found["code"] == rows.names.index(s)]
-        records[s] = [{"community": c, "building": b, "count": int(n)} for c, b, n in
-                      mine[["community", "building", "count"]].head(limit)
-                      .itertuples(index=False)]
-    return records
+    width = max(len(rows.buildings), 1)
+    groups, counts = np.unique(rows.community[keep] * width + rows.building[keep],
+                               return_counts=True)
+    community, building = np.divmod(groups, width)
+    order = np.lexsort((_code_point_ranks(rows.buildings)[building],
+                        _code_point_ranks(rows.names)[community], -counts))
+    names, buildings = np.array(rows.names, dtype=object), np.array(rows.buildings, dtype=object)
+    return {s: [{"community": c, "building": b, "count": n} for c, b, n in zip(
+                names[community[chosen]].tolist(), buildings[building[chosen]].tolist(),
+                counts[chosen].tolist(), strict=True)]
+            for s, chosen in _per_scope(rows, community, order, scopes, limit).items()}
 
 
 def _breaches(rows: TicketRows, mask: np.ndarray, scopes: list[str]) -> dict[str, dict]:
@@ -205,31 +228,23 @@ def _overdue_open(tickets: pd.DataFrame, rows: TicketRows, f: dict[str, np.ndarr
     end = _instant_ns(scope.month.end(scope.timezone))
     where = np.flatnonzero(f["overdue"])
     deadline = rows.created[where] + rows.resolution_limit[where]
-    days = (end - deadline) // np.timedelta64(1, "D")
+    days = ((end - deadline) // np.timedelta64(1, "D")).astype(np.int64)
 
-    def local(times: np.ndarray) -> np.ndarray:
+    def local(times: np.ndarray) -> list[str]:
         index = pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(scope.timezone)
-        return np.asarray(index.strftime("%Y-%m-%d %H:%M:%S"), dtype=object)
+        return index.strftime("%Y-%m-%d %H:%M:%S").tolist()
 
-    picked = tickets.iloc[where]
-    found = pd.DataFrame({
-        **{name: _texts(picked[name]) for name in _OVERDUE_FIELDS},
-        "created_at": local(rows.created[where]), "deadline": local(deadline),
-        "days_overdue": days.astype(np.int64), "code": rows.community[where],
-    }).sort_values(["days_overdue", "community", "ticket_id"], ascending=[False, True, True],
-                   kind="stable")
-    columns = [*_OVERDUE_FIELDS, "created_at", "deadline", "days_overdue"]
-    records = {}
-    for s in scope.scopes:
-        mine = found if s == PORTFOLIO else found[found["code"] == rows.names.index(s)]
-        records[s] = [dict(zip(columns, (*values[:-1], int(values[-1])), strict=True))
-                      for values in mine[columns].itertuples(index=False)]
-    return records
-
-
-def _texts(values: pd.Series) -> np.ndarray:
-    """A text column as Python strings, ``None`` where it is missing."""
-    return values.to_numpy(dtype=object, na_value=None)
+    text = {name: np.asarray(tickets[name].iloc[where].to_numpy(dtype=object, na_value=None))
+            for name in _OVERDUE_FIELDS}
+    community = rows.community[where]
+    ids = _code_point_ranks(text["ticket_id"].tolist())
+    order = np.lexsort((ids, _code_point_ranks(rows.names)[community], -days))
+    columns = {**text, "created_at": np.array(local(rows.created[where]), dtype=object),
+               "deadline": np.array(local(deadline), dtype=object), "days_overdue": days}
+    fields = [*_OVERDUE_FIELDS, "created_at", "deadline", "days_overdue"]
+    return {s: [dict(zip(fields, values, strict=True)) for values in zip(
+                *(columns[name][chosen].tolist() for name in fields), strict=True)]
+            for s, chosen in _per_scope(rows, community, order, scope.scopes).items()}
 
 
 def _hotspots(rows: TicketRows, f: dict[str, np.ndarray], scope: Scope) -> dict[str, list[dict]]:
@@ -245,22 +260,18 @@ def _hotspots(rows: TicketRows, f: dict[str, np.ndarray], scope: Scope) -> dict[
     groups, counts = groups[chosen], counts[chosen]
     place, category = np.divmod(groups, width)
     community, building = np.divmod(place, len(rows.buildings) + 1)
-    found = pd.DataFrame({
-        "community": np.array(rows.names, dtype=object)[community],
-        "building": np.array(rows.buildings, dtype=object)[building],
-        "category": np.array(TICKET_CATEGORIES, dtype=object)[category],
-        "count": counts.astype(np.int64), "code": community,
-    }).sort_values(["count", "community", "building", "category"],
-                   ascending=[False, True, True, True], kind="stable")
-    records = {}
-    for s in scope.scopes:
-        mine = found if s == PORTFOLIO else found[found["code"] == rows.names.index(s)]
-        records[s] = [
-            {"community": c, "building": b, "category": k, "count": int(n)}
-            for c, b, k, n in mine[["community", "building", "category", "count"]]
-            .head(10).itertuples(index=False)
-        ]
-    return records
+    # count descending, then community, building and category ascending by code point
+    order = np.lexsort((_code_point_ranks(list(TICKET_CATEGORIES))[category],
+                        _code_point_ranks(rows.buildings)[building],
+                        _code_point_ranks(rows.names)[community], -counts))
+    names, buildings = np.array(rows.names, dtype=object), np.array(rows.buildings, dtype=object)
+    categories = np.array(TICKET_CATEGORIES, dtype=object)
+    return {s: [{"community": c, "building": b, "category": k, "count": n}
+                for c, b, k, n in zip(names[community[picked]].tolist(),
+                                      buildings[building[picked]].tolist(),
+                                      categories[category[picked]].tolist(),
+                                      counts[picked].tolist(), strict=True)]
+            for s, picked in _per_scope(rows, community, order, scope.scopes, 10).items()}
 
 
 def ticket_metrics(tickets: pd.DataFrame, scope: Scope,
