@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -23,6 +23,10 @@ from yuebao.tasks.metrics.numbers import (
 from yuebao.tasks.metrics.scope import AGING_BUCKETS, Scope
 
 # --- fees -------------------------------------------------------------------------------
+
+# A month reads outstanding_b at its start, its end and January 1st; the next month's
+# start is this one's end, and January 1st is the same all year.
+KEPT_INSTANTS = 3
 
 
 def _prefix(values: np.ndarray) -> np.ndarray:
@@ -81,6 +85,9 @@ class FeeRows:
     cash_amount: np.ndarray
     cash_community: np.ndarray
     cash_due_date: np.ndarray  # due date of the payment's bill, NaT when it is unknown
+    # outstanding_b(t) of the last few instants asked for (read-only arrays): months
+    # computed in a row share them, one month's end being the next one's start.
+    _outstanding: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, bills: pd.DataFrame, payments: pd.DataFrame, names: list[str]) -> FeeRows:
@@ -159,11 +166,22 @@ class FeeRows:
         return paid
 
     def outstanding(self, moment: pd.Timestamp) -> np.ndarray:
-        """outstanding_b(t) = min(max(due - paid, 0), due): overpayment never counts twice."""
-        owed = self.paid_before(moment)
-        np.subtract(self.due, owed, out=owed)
-        np.maximum(owed, 0, out=owed)
-        return np.minimum(owed, self.due, out=owed)
+        """outstanding_b(t) = min(max(due - paid, 0), due): overpayment never counts twice.
+
+        The array is read-only: the last ``KEPT_INSTANTS`` are kept for the next months.
+        """
+        instant = _instant(moment)
+        kept = self._outstanding.pop(instant, None)
+        if kept is None:
+            kept = self.paid_before(moment)
+            np.subtract(self.due, kept, out=kept)
+            np.maximum(kept, 0, out=kept)
+            np.minimum(kept, self.due, out=kept)
+            kept.flags.writeable = False
+        self._outstanding[instant] = kept  # the most recent last
+        while len(self._outstanding) > KEPT_INSTANTS:
+            del self._outstanding[next(iter(self._outstanding))]
+        return kept
 
 
 @dataclass
@@ -186,8 +204,9 @@ def _fee_month(rows: FeeRows, scope: Scope) -> _Month:
     first = rows.due_before(month.first_day)
     after = rows.due_before(month.shift(1).first_day)
     jan1 = rows.due_before(month.jan1)
-    out_end = rows.outstanding(month.end(tz))
+    # The start first: for months computed in a row it is the end kept from the last one.
     out_start = rows.outstanding(month.start(tz))
+    out_end = rows.outstanding(month.end(tz))
     end_prefix = _prefix(out_end)
     start_prefix = _prefix(out_start)
     jan1_prefix = _prefix(rows.outstanding(pd.Timestamp(month.jan1).tz_localize(tz)))
@@ -218,15 +237,29 @@ def _fee_month(rows: FeeRows, scope: Scope) -> _Month:
                   owing < first[rows.community[owing]])
 
 
-def _fee_group(due_in: int, collected: int, arrears: int, at_start: int,
-               left_of_start: int) -> dict:
-    """One group's figures; ``left_of_start`` is outstanding_b(end) over its bills due
-    before the start, so that what was collected of the start's arrears is the rest."""
-    return {"due_in_month": money(due_in), "collected_for_month": money(collected),
-            "collection_rate_month": rate(collected, due_in), "arrears_at_end": money(arrears),
-            "arrears_at_start": money(at_start),
-            "arrears_collected": money(at_start - left_of_start),
-            "new_arrears": money(due_in - collected)}
+_GROUP_MONEY = ("due_in_month", "collected_for_month", "arrears_at_end", "arrears_at_start",
+                "arrears_collected", "new_arrears")
+
+
+def _fee_groups(names: list[str], due: np.ndarray, collected: np.ndarray, arrears: np.ndarray,
+                at_start: np.ndarray, left_of_start: np.ndarray) -> dict[str, dict]:
+    """Groups' figures from their sums in fen, one array per figure, a group a position.
+
+    ``left_of_start`` is outstanding_b(end) over a group's bills due before the start,
+    so that what was collected of the start's arrears is the rest. Yuan are the fen
+    divided by 100 as :func:`money` divides them (float64 holds every int64 fen below
+    2**53 exactly, and one correctly rounded division gives the same float).
+    """
+    money_of = {"due_in_month": due, "collected_for_month": collected,
+                "arrears_at_end": arrears, "arrears_at_start": at_start,
+                "arrears_collected": at_start - left_of_start, "new_arrears": due - collected}
+    yuan = [(money_of[key] / 100).tolist() for key in _GROUP_MONEY]
+    rates = [rate(c, d) for c, d in zip(collected.tolist(), due.tolist(), strict=True)]
+    return {name: {"due_in_month": d, "collected_for_month": c, "collection_rate_month": r,
+                   "arrears_at_end": e, "arrears_at_start": a, "arrears_collected": g,
+                   "new_arrears": n}
+            for name, d, c, r, e, a, g, n in zip(names, yuan[0], yuan[1], rates, *yuan[2:],
+                                                 strict=True)}
 
 
 def _group_fees(rows: FeeRows, m: _Month, column: str, scopes: list[str]) -> dict[str, dict]:
@@ -267,16 +300,16 @@ def _group_fees(rows: FeeRows, m: _Month, column: str, scopes: list[str]) -> dic
     for s in scopes:
         if s != PORTFOLIO:
             c = rows.names.index(s)
-            items = {labels[k]: _fee_group(*(int(f[c, k]) for f in figures))
-                     for k in np.flatnonzero(count[c])}
+            k = np.flatnonzero(count[c])
+            items = _fee_groups([labels[i] for i in k], *(f[c, k] for f in figures))
         elif column == "fee_item":
-            totals = [f.sum(axis=0) for f in figures]
-            items = {labels[k]: _fee_group(*(int(f[k]) for f in totals))
-                     for k in np.flatnonzero(count.sum(axis=0))}
+            k = np.flatnonzero(count.sum(axis=0))
+            items = _fee_groups([labels[i] for i in k], *(f.sum(axis=0)[k] for f in figures))
         else:
-            items = {f"{rows.names[c]}/{labels[k]}":
-                     _fee_group(*(int(f[c, k]) for f in figures))
-                     for c, k in zip(*np.nonzero(count[:len(rows.names)]), strict=True)}
+            c, k = np.nonzero(count[:len(rows.names)])
+            items = _fee_groups([f"{rows.names[a]}/{labels[b]}" for a, b in
+                                 zip(c.tolist(), k.tolist(), strict=True)],
+                                *(f[c, k] for f in figures))
         result[s] = dict(sorted(items.items()))
     return result
 
