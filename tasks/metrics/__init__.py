@@ -100,22 +100,27 @@ def compare(current: dict, previous: dict | None, last_year: dict | None,
     return result
 
 
-def trend(months: list[Month], blocks: list[dict],
+def scalars(blocks: dict) -> dict[str, float | int | None]:
+    """Every scalar KPI of the catalogue in a month's ``tickets``/``fees`` blocks."""
+    return {key: scalar(blocks, key) for key in kpi_catalogue()}
+
+
+def trend(months: list[Month], values_of: list[dict[str, float | int | None]],
           covered: Callable[[Month, str], bool] = lambda month, key: True) -> dict[str, dict]:
     """``trend.<key>`` of every scalar KPI of the catalogue (kpis.md section 7).
 
-    ``months`` are oldest first, ``blocks`` their ``tickets``/``fees`` blocks of one
-    scope; ``covered(month, key)`` says whether the exports cover that month for
-    the tables the KPI reads, and a month they do not cover is null, never the 0
-    it computes to. Best and worst follow the KPI's direction over the non-null
+    ``months`` are oldest first, ``values_of`` their :func:`scalars` for one scope;
+    ``covered(month, key)`` says whether the exports cover that month for the
+    tables the KPI reads, and a month they do not cover is null, never the 0 it
+    computes to. Best and worst follow the KPI's direction over the non-null
     values; on a tie the latest month wins; a KPI with direction ``none`` has
     neither.
     """
     names = [str(month) for month in months]
     result = {}
     for key, kpi in kpi_catalogue().items():
-        values = [scalar(block, key) if covered(month, key) else None
-                  for month, block in zip(months, blocks, strict=True)]
+        values = [known[key] if covered(month, key) else None
+                  for month, known in zip(months, values_of, strict=True)]
         known = [(value, i) for i, value in enumerate(values) if value is not None]
         best = worst = None
         if known and kpi["direction"] != "none":
@@ -278,18 +283,25 @@ def month_documents(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.Dat
                         scope.sla, scope.hotspot_min)
         return month_metrics(tickets, bills, payments, shifted, available, prepared=prepared)
 
-    # The trend's 12 months end with the month; the previous month is one of them.
+    # The trend's 12 months end with the month, the previous month one of them; oldest
+    # first, so that each month starts where the last one ended (FeeRows keeps it).
+    # Of the others only the scalars are kept.
     months = [scope.month.shift(k) for k in range(-TREND_MONTHS + 1, 1)]
-    computed = {month: compute(month) for month in months}
-    current = computed[scope.month]
-    previous = computed[shifts["previous_month"]]
+    kept: dict[Month, dict[str, dict]] = {}
+    values: dict[Month, dict[str, dict]] = {}
+    for month in months:
+        blocks = compute(month)
+        values[month] = {s: scalars(blocks[s]) for s in scope.scopes}
+        if month in (scope.month, shifts["previous_month"]):
+            kept[month] = blocks
+    current, previous = kept[scope.month], kept[shifts["previous_month"]]
     last_year = compute(shifts["same_month_last_year"])
     documents = {
         s: metrics_document(
             s, current[s],
             compare(current[s], previous[s], last_year[s], targets[s], covered),
             scope.month, scope.timezone, data_quality, spans.as_json(),
-            trend(months, [computed[month][s] for month in months], spans.covers_kpi))
+            trend(months, [values[month][s] for month in months], spans.covers_kpi))
         for s in scope.scopes
     }
     before = shifts["previous_month"]
