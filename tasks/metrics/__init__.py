@@ -197,7 +197,7 @@ def build_scope(config: Config, month: Month, data_communities: list[str]) -> Sc
          "resolution_hours": rule.resolution_hours}
         for c in communities for name, rule in config.sla_for(c).items()
     ]
-    households = {c: (config.community(c).households if config.community(c) else None)
+    households = {c: (found.households if (found := config.community(c)) else None)
                   for c in communities}
     return Scope(month=month, timezone=config.timezone, communities=communities,
                  households=households, sla=pd.DataFrame(rows), hotspot_min=config.hotspot_min)

@@ -153,8 +153,8 @@ class FeeRows:
         """Per community code, the end of the slice of its bills due before ``day``
         (``None``: the start of its slice)."""
         offset = 0 if day is None else min(max(
-            (np.datetime64(day, "D") - np.datetime64(0, "D")).astype(np.int64) - self.day0, 0),
-            self.stride - 1)
+            int((np.datetime64(day, "D") - np.datetime64(0, "D")).astype(np.int64)) - self.day0,
+            0), self.stride - 1)
         return np.searchsorted(self.key, np.arange(self.size) * self.stride + offset)
 
     def paid_before(self, moment: pd.Timestamp) -> np.ndarray:
@@ -306,10 +306,10 @@ def _group_fees(rows: FeeRows, m: _Month, column: str, scopes: list[str]) -> dic
             k = np.flatnonzero(count.sum(axis=0))
             items = _fee_groups([labels[i] for i in k], *(f.sum(axis=0)[k] for f in figures))
         else:
-            c, k = np.nonzero(count[:len(rows.names)])
+            places, kinds = np.nonzero(count[:len(rows.names)])
             items = _fee_groups([f"{rows.names[a]}/{labels[b]}" for a, b in
-                                 zip(c.tolist(), k.tolist(), strict=True)],
-                                *(f[c, k] for f in figures))
+                                 zip(places.tolist(), kinds.tolist(), strict=True)],
+                                *(f[places, kinds] for f in figures))
         result[s] = dict(sorted(items.items()))
     return result
 

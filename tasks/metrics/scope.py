@@ -35,4 +35,5 @@ class Scope:
         if scope != PORTFOLIO:
             return self.households.get(scope)
         values = [self.households.get(c) for c in self.communities]
-        return None if any(v is None for v in values) else sum(values)
+        known = [v for v in values if v is not None]
+        return None if len(known) < len(values) else sum(known)

@@ -275,7 +275,7 @@ def _hotspots(rows: TicketRows, f: dict[str, np.ndarray], scope: Scope) -> dict[
 
 
 def ticket_metrics(tickets: pd.DataFrame, scope: Scope,
-                   measured: set[str] = frozenset(MEASURED),
+                   measured: set[str] | frozenset[str] = frozenset(MEASURED),
                    rows: TicketRows | None = None) -> dict[str, dict]:
     """The ``tickets`` block of metrics.json for every scope.
 
@@ -353,7 +353,7 @@ def ticket_metrics(tickets: pd.DataFrame, scope: Scope,
     return result
 
 
-def _without_unmeasured(block: dict, measured: set[str]) -> dict:
+def _without_unmeasured(block: dict, measured: set[str] | frozenset[str]) -> dict:
     """Null the KPIs whose source field no export provides."""
     if "first_response_at" not in measured:
         block["response_minutes"] = {"mean": None, "median": None, "p90": None, "count": 0}
