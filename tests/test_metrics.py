@@ -26,6 +26,7 @@ from yuebao.tasks.metrics import (
     month_documents,
     month_metrics,
     scalar,
+    trend,
 )
 from yuebao.tasks.metrics.tickets import TicketRows, _ticket_flags
 from yuebao.tasks.sample_data import generate_sample
@@ -627,6 +628,33 @@ def test_trend_ends_with_the_month_and_the_previous_month(documents):
             assert t["values"][-1] == scalar(document, key), (scope, key)
             if key in document["compare"]:
                 assert t["values"][-2] == document["compare"][key]["previous_month"]
+
+
+def test_trend_best_and_worst_by_direction_ties_to_the_later_month():
+    months = [Month(2025, 1), Month(2025, 2), Month(2025, 3), Month(2025, 4)]
+    rates = [0.9, 0.8, 0.9, 0.8]  # at_least: 0.9 best (Jan, Mar → Mar), 0.8 worst (→ Apr)
+    minutes = [12.0, None, 12.0, 20.0]  # at_most: 12 best (Jan, Mar → Mar), 20 worst
+    values = [{key: None for key in kpi_catalogue()} for _ in months]
+    for month, rate_value, minute in zip(values, rates, minutes, strict=True):
+        month["tickets.completion_rate"] = rate_value
+        month["tickets.response_minutes.median"] = minute
+        month["tickets.created"] = 5
+    # March is not covered for tickets: its value is null, whatever was computed.
+    result = trend(months, values, lambda month, key: month != Month(2025, 3))
+    assert result["tickets.completion_rate"] == {
+        "months": ["2025-01", "2025-02", "2025-03", "2025-04"],
+        "values": [0.9, 0.8, None, 0.8],
+        "best": {"month": "2025-01", "value": 0.9}, "worst": {"month": "2025-04", "value": 0.8}}
+    median = result["tickets.response_minutes.median"]
+    assert median["values"] == [12.0, None, None, 20.0]
+    assert median["best"] == {"month": "2025-01", "value": 12.0}
+    assert median["worst"] == {"month": "2025-04", "value": 20.0}
+    covered_all = trend(months, values)
+    assert covered_all["tickets.completion_rate"]["best"] == {"month": "2025-03", "value": 0.9}
+    assert covered_all["tickets.response_minutes.median"]["best"] == {"month": "2025-03",
+                                                                     "value": 12.0}
+    assert covered_all["tickets.created"]["best"] is None  # direction none
+    assert covered_all["fees.due_in_month"]["values"] == [None] * 4
 
 
 def test_compare_status_and_direction():

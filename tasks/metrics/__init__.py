@@ -119,19 +119,18 @@ def trend(months: list[Month], values_of: list[dict[str, float | int | None]],
     names = [str(month) for month in months]
     result = {}
     for key, kpi in kpi_catalogue().items():
-        values = [known[key] if covered(month, key) else None
-                  for month, known in zip(months, values_of, strict=True)]
-        known = [(value, i) for i, value in enumerate(values) if value is not None]
+        values = [month_values[key] if covered(month, key) else None
+                  for month, month_values in zip(months, values_of, strict=True)]
+        known = [i for i, value in enumerate(values) if value is not None]
         best = worst = None
         if known and kpi["direction"] != "none":
-            # (value, position) pairs: max picks the latest month among equal values;
-            # negating the value picks the smallest, again the latest on a tie.
-            high = max(known)
-            low = max((-value, i) for value, i in known)
-            top, bottom = (high, (-low[0], low[1])) if kpi["direction"] == "at_least" \
-                else ((-low[0], low[1]), high)
-            best = {"month": names[top[1]], "value": values[top[1]]}
-            worst = {"month": names[bottom[1]], "value": values[bottom[1]]}
+            # On equal values the later month (the larger position) wins, both ways.
+            highest = max(known, key=lambda i: (values[i], i))
+            lowest = min(known, key=lambda i: (values[i], -i))
+            top, bottom = ((highest, lowest) if kpi["direction"] == "at_least"
+                           else (lowest, highest))
+            best = {"month": names[top], "value": values[top]}
+            worst = {"month": names[bottom], "value": values[bottom]}
         result[key] = {"months": names, "values": values, "best": best, "worst": worst}
     return result
 
