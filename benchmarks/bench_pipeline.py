@@ -7,8 +7,8 @@ Each scale's sample exports are generated once (``yuebao sample-data`` arguments
 communities, scale, months, seed, last month) under the cache folder and reused.
 Then, each in a fresh process: ``ingest`` (reading and validating the three
 exports), ``metrics`` (metrics.json of every community and the portfolio for the
-month: three month computations, the month, the previous month and the same
-month last year), ``history`` (tickets created per month and category), and
+month: thirteen month computations, the 12 months of the trend ending with the
+month, and the same month last year), ``history`` (tickets created per month and category), and
 ``pipeline`` (all three in one process, as the monthly flow runs them: its peak
 is the figure to hold against the memory goal). See README.md.
 """

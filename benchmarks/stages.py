@@ -215,8 +215,8 @@ def stage_ingest(args) -> dict:
 
 def _metrics_breakdown() -> None:
     timed("yuebao.tasks.metrics", "prepare", "prepare arrays (once)")
-    timed("yuebao.tasks.metrics", "ticket_metrics", "tickets (x3 months)")
-    timed("yuebao.tasks.metrics", "fee_metrics", "fees (x3 months)")
+    timed("yuebao.tasks.metrics", "ticket_metrics", "tickets (x13 months)")
+    timed("yuebao.tasks.metrics", "fee_metrics", "fees (x13 months)")
     timed("yuebao.tasks.metrics", "_data_communities", "communities in the data")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from datetime import datetime
 from io import BytesIO
 from pathlib import Path
 
@@ -42,23 +43,33 @@ NUMBER_FORMATS = {
     "hours": "#,##0.00",
     "score": "0.00",
     "per100": "0.00",
+    "datetime": "yyyy-mm-dd hh:mm:ss",
 }
 
 # Scalars of metrics.json that ``compare`` does not follow (so kpis.toml leaves them
-# out) but a reader of the summary still wants: each goes right after the row named.
+# out) but a reader of the summary still wants: each goes right after the row named,
+# with its kind.
 EXTRA_KPIS = {
-    "tickets.response_minutes.count": "tickets.response_minutes.p90",
-    "tickets.resolution_hours.count": "tickets.resolution_hours.p90",
-    "tickets.satisfaction.rated": "tickets.overdue_open_at_end",
+    "tickets.response_minutes.count": ("tickets.response_minutes.p90", "count"),
+    "tickets.resolution_hours.count": ("tickets.resolution_hours.p90", "count"),
+    "tickets.satisfaction.rated": ("tickets.overdue_open_at_end", "count"),
+    "fees.new_arrears": ("fees.arrears_recovery_rate_ytd", "money"),
 }
 
-# The per-group money and rate columns of by_building and by_fee_item (kpis.md §4).
+# The per-group money and rate columns of by_building and by_fee_item (kpis.md §4, §7).
 GROUP_FIGURES = (
     ("due_in_month", "money"),
     ("collected_for_month", "money"),
     ("collection_rate_month", "rate"),
     ("arrears_at_end", "money"),
+    ("arrears_at_start", "money"),
+    ("arrears_collected", "money"),
+    ("new_arrears", "money"),
 )
+
+# The columns of the overdue-ticket sheet (kpis.md §7, tickets.overdue_open).
+OVERDUE_COLUMNS = ("ticket_id", "building", "category", "type", "priority", "created_at",
+                   "deadline", "days_overdue")
 
 TABLES = ("tickets", "bills", "payments")
 QUALITY_COUNTS = ("read", "used", "quarantined", "duplicate")
@@ -200,11 +211,11 @@ def _write_table(sheet: Worksheet, headers: list[str], rows: list[list[Cell]],
 def _summary_keys() -> list[tuple[str, str]]:
     """Every scalar KPI with its kind, in kpis.toml order, the extra counts in place."""
     keys = []
-    follows = {after: key for key, after in EXTRA_KPIS.items()}
+    follows = {after: (key, kind) for key, (after, kind) in EXTRA_KPIS.items()}
     for key, kpi in kpi_catalogue().items():
         keys.append((key, kpi["kind"]))
         if key in follows:
-            keys.append((follows[key], "count"))
+            keys.append(follows[key])
     return keys
 
 
@@ -233,23 +244,38 @@ def _missing(words: _Words, table: str) -> str:
     return words.text["not_available"].format(table=words.all["table"][table])
 
 
+def _breach_headers(words: _Words) -> list[str]:
+    return [words.column["response_breaches"], words.column["resolution_breaches"]]
+
+
+def _breach_cells(tickets: dict, split: str, code: str) -> list[Cell]:
+    """SLA breaches of one code (kpis.md §7); empty where the export cannot tell."""
+    breaches = tickets.get("sla_breaches") or {}
+    return [(((breaches.get(kind) or {}).get(split) or {}).get(code), "count")
+            for kind in ("response", "resolution")]
+
+
 def _by_category(tickets: dict | None, words: _Words) -> tuple[list, list, str | None]:
     headers = [words.column["category"], words.kpi("tickets.created"),
-               words.kpi("tickets.complaints.count"), words.column["key"]]
+               words.kpi("tickets.complaints.count"), *_breach_headers(words),
+               words.column["key"]]
     if not tickets:
         return headers, [], _missing(words, "tickets")
     complaints = (tickets.get("complaints") or {}).get("by_category") or {}
     rows = [[(words.group("category", code), "text"), (count, "count"),
-             (complaints.get(code), "count"), (code, "text")]
+             (complaints.get(code), "count"), *_breach_cells(tickets, "by_category", code),
+             (code, "text")]
             for code, count in tickets["by_category"].items()]
     return headers, rows, None
 
 
 def _by_type(tickets: dict | None, words: _Words) -> tuple[list, list, str | None]:
-    headers = [words.column["type"], words.kpi("tickets.created"), words.column["key"]]
+    headers = [words.column["type"], words.kpi("tickets.created"), *_breach_headers(words),
+               words.column["key"]]
     if not tickets:
         return headers, [], _missing(words, "tickets")
-    rows = [[(words.group("type", code), "text"), (count, "count"), (code, "text")]
+    rows = [[(words.group("type", code), "text"), (count, "count"),
+             *_breach_cells(tickets, "by_type", code), (code, "text")]
             for code, count in tickets["by_type"].items()]
     return headers, rows, None
 
@@ -330,6 +356,31 @@ def _hotspots(tickets: dict | None, words: _Words, portfolio: bool,
     return headers, rows, None if rows else words.text["no_hotspots"]
 
 
+def _local_time(text: str | None) -> datetime | None:
+    """``YYYY-MM-DD HH:MM:SS`` local, as metrics.json writes it, for a date cell."""
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S") if text else None
+
+
+def _overdue(tickets: dict | None, words: _Words, portfolio: bool,
+             names: dict[str, str]) -> tuple[list, list, str | None]:
+    """Every ticket counted in ``overdue_open_at_end``, as metrics.json orders them."""
+    lead = [words.column["community"]] if portfolio else []
+    headers = [*lead, *(words.column[name] for name in OVERDUE_COLUMNS)]
+    if not tickets:
+        return headers, [], _missing(words, "tickets")
+    rows = []
+    for item in tickets.get("overdue_open") or []:
+        place = [(names.get(item["community"], item["community"]), "text")] if portfolio else []
+        rows.append([*place, (item["ticket_id"], "text"), (item["building"], "text"),
+                     (words.group("category", item["category"]), "text"),
+                     (words.group("type", item["type"]), "text"),
+                     (words.text["priority"].get(item["priority"], item["priority"]), "text"),
+                     (_local_time(item["created_at"]), "datetime"),
+                     (_local_time(item["deadline"]), "datetime"),
+                     (item["days_overdue"], "count")])
+    return headers, rows, None if rows else words.text["no_overdue"]
+
+
 def _note_text(note: dict, words: _Words) -> str:
     """A data-quality note as the review words it (see templates/*/_findings.md.j2)."""
     template = words.all["note"].get(note["code"])
@@ -386,6 +437,7 @@ def workbook(document: dict, language: str = "zh",
         ("by_fee_item", _by_fee_item(fees, words)),
         ("aging", _aging(fees, words)),
         ("hotspots", _hotspots(tickets, words, portfolio, names)),
+        ("overdue", _overdue(tickets, words, portfolio, names)),
     )
     for name, (headers, rows, note) in sheets:
         _write_table(book.create_sheet(words.sheet[name]), headers, rows, note)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import re
 import unicodedata
+from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 
@@ -31,9 +32,12 @@ from yuebao.tasks.render import render_review
 from yuebao.tasks.spreadsheet import write_metrics_xlsx
 from yuebao.words import labels
 
-SHEETS_ZH = ["汇总", "按类别", "按类型", "按楼栋", "按收费项目", "账龄", "报事热点", "数据质量"]
+SHEETS_ZH = ["汇总", "按类别", "按类型", "按楼栋", "按收费项目", "账龄", "报事热点", "超期工单",
+             "数据质量"]
 SHEETS_EN = ["Summary", "By category", "By type", "By building", "By fee item",
-             "Arrears aging", "Hotspots", "Data quality"]
+             "Arrears aging", "Hotspots", "Overdue tickets", "Data quality"]
+GROUP_KEYS = ("due_in_month", "collected_for_month", "collection_rate_month", "arrears_at_end",
+              "arrears_at_start", "arrears_collected", "new_arrears")
 NAMES = {"a": "锦江小区", "b": "b", "_portfolio": "某某物业"}
 
 
@@ -90,7 +94,8 @@ def test_sheets_headers_frozen_and_bold(run, tmp_path):
     summary = book["汇总"]
     assert _rows(summary)[0] == ["指标", "单位", "本月", "上月", "去年同期", "目标", "状态", "代码"]
     assert [c.value for c in book["按楼栋"][1]] == [
-        "楼栋", "本月应收（元）", "本月应收已收（元）", "本月收缴率", "期末欠费（元）"]
+        "楼栋", "本月应收（元）", "本月应收已收（元）", "本月收缴率", "期末欠费（元）",
+        "期初欠费（元）", "本月清欠（元）", "本月新增欠费（元）"]
     assert [c.value for c in book["数据质量"][1]] == [
         "数据表", "读取行数", "使用行数", "隔离行数", "重复行数"]
     for sheet in book:
@@ -141,7 +146,7 @@ def test_null_is_an_empty_cell_never_zero(run, tmp_path):
     assert group["collection_rate_month"] is None
     buildings = _rows(_workbook(run, "_portfolio", tmp_path)["按楼栋"])
     five = next(row for row in buildings if row[1] == "5栋")
-    assert five == ["b", "5栋", 0, 0, None, group["arrears_at_end"]]
+    assert five == ["b", "5栋", 0, 0, None, group["arrears_at_end"], 360, 100, 0]
 
 
 def test_building_fee_item_category_aging_hotspot_sheets(run, tmp_path):
@@ -149,14 +154,13 @@ def test_building_fee_item_category_aging_hotspot_sheets(run, tmp_path):
     book = _workbook(run, "a", tmp_path)
     buildings = book["按楼栋"]
     assert _rows(buildings)[1:] == [
-        [name, g["due_in_month"], g["collected_for_month"], g["collection_rate_month"],
-         g["arrears_at_end"]] for name, g in document["fees"]["by_building"].items()]
+        [name, *(g[key] for key in GROUP_KEYS)]
+        for name, g in document["fees"]["by_building"].items()]
     assert [row[0] for row in _rows(buildings)[1:]] == ["1栋", "2栋"]
     assert [c.number_format for c in buildings[2]][1:] == [
-        "#,##0.00", "#,##0.00", "0.00%", "#,##0.00"]
+        "#,##0.00", "#,##0.00", "0.00%", "#,##0.00", "#,##0.00", "#,##0.00", "#,##0.00"]
     items = {row[0]: row[1:] for row in _rows(book["按收费项目"])[1:]}
-    assert items == {name: [g["due_in_month"], g["collected_for_month"],
-                            g["collection_rate_month"], g["arrears_at_end"]]
+    assert items == {name: [g[key] for key in GROUP_KEYS]
                      for name, g in document["fees"]["by_fee_item"].items()}
     categories = {row[-1]: row for row in _rows(book["按类别"])[1:]}
     assert categories["plumbing_electric"][:3] == [
@@ -165,6 +169,13 @@ def test_building_fee_item_category_aging_hotspot_sheets(run, tmp_path):
     assert len(categories) == len(document["tickets"]["by_category"])
     types = {row[-1]: row[1] for row in _rows(book["按类型"])[1:]}
     assert types == document["tickets"]["by_type"]
+    # SLA breaches beside each category and type (test_metrics.py: T2 and T10 answered
+    # late; T2, T5 and T10 resolved late).
+    assert _rows(book["按类别"])[0] == ["类别", "受理工单", "投诉量", "响应超时工单",
+                                     "处理超时工单", "代码"]
+    assert categories["elevator"][3:5] == [1, 1] and categories["other"][3:5] == [0, 1]
+    breaches = {row[-1]: row[2:4] for row in _rows(book["按类型"])[1:]}
+    assert breaches["repair"] == [2, 2] and breaches["inquiry"] == [0, 1]
     aging = _rows(book["账龄"])[1:]
     assert [row[-1] for row in aging] == list(document["fees"]["aging"])
     assert [row[1] for row in aging] == list(document["fees"]["aging"].values())
@@ -175,6 +186,31 @@ def test_building_fee_item_category_aging_hotspot_sheets(run, tmp_path):
     assert hotspots[1:] == [[h["building"], labels("zh")["category"][h["category"]], h["count"],
                              h["category"]] for h in document["tickets"]["hotspots"]]
     assert hotspots[1][:2] == ["1栋", "水电"]
+
+
+def test_overdue_ticket_sheet(run, tmp_path):
+    """Every ticket of tickets.overdue_open, times as date cells (test_metrics.py: T6, T9)."""
+    sheet = _workbook(run, "a", tmp_path)["超期工单"]
+    rows = _rows(sheet)
+    assert rows[0] == ["工单编号", "楼栋", "类别", "类型", "紧急程度", "报事时间", "处理时限",
+                       "超期天数"]
+    assert rows[1:] == [
+        ["T6", "1栋", "供暖", "报修", "一般", datetime(2025, 8, 31, 20), datetime(2025, 9, 1, 20),
+         29],
+        ["T9", "1栋", "清洁", "投诉", "一般", datetime(2025, 9, 15, 8), datetime(2025, 9, 18, 8),
+         12]]
+    assert sheet["F2"].number_format == "yyyy-mm-dd hh:mm:ss"
+    portfolio = _rows(_workbook(run, "_portfolio", tmp_path)["超期工单"])
+    assert portfolio[0][0] == "项目" and [row[:2] for row in portfolio[1:]] == [
+        ["锦江小区", "T6"], ["锦江小区", "T9"]]
+    none = _rows(_workbook(run, "b", tmp_path)["超期工单"])
+    assert len(none) == 3 and none[2][0] == labels("zh")["spreadsheet"]["no_overdue"]
+
+
+def test_new_arrears_in_the_summary(run, tmp_path):
+    row = _summary_row(_workbook(run, "a", tmp_path)["汇总"], "fees.new_arrears")
+    assert row[0].value == "本月新增欠费" and row[1].value == "元"
+    assert row[2].value == 300 and "#,##0.00" in row[2].number_format  # B2 200 + B7 100
 
 
 def test_text_that_looks_like_a_formula_is_a_string_cell(run, tmp_path):
@@ -204,8 +240,7 @@ def test_text_that_looks_like_a_formula_is_a_string_cell(run, tmp_path):
         assert all(c.data_type == "s" for c in cells)
         assert [bool(c.quotePrefix) for c in cells] == [True] * 6 + [False] * 2
     fees = next(book["按收费项目"].iter_rows(min_row=2))
-    assert [c.value for c in fees[1:]] == [group[k] for k in (
-        "due_in_month", "collected_for_month", "collection_rate_month", "arrears_at_end")]
+    assert [c.value for c in fees[1:]] == [group[k] for k in GROUP_KEYS]
     assert all(c.data_type == "n" for c in fees[1:])
 
 
@@ -239,8 +274,10 @@ def test_missing_tickets_export_keeps_the_sheets(run, tmp_path):
     assert book.sheetnames == SHEETS_ZH
     assert _summary_row(book["汇总"], "tickets.created")[2].value is None
     category = _rows(book["按类别"])
-    assert len(category) == 3 and category[1] == [None] * 4
+    assert len(category) == 3 and category[1] == [None] * 6
     assert category[2][0] == "未提供工单数据，本表为空。"
+    overdue = _rows(book["超期工单"])
+    assert len(overdue) == 3 and overdue[2][0] == "未提供工单数据，本表为空。"
     assert _summary_row(book["汇总"], "fees.collection_rate_month")[2].value == 0.7562
 
 

@@ -36,7 +36,7 @@ def test_every_community_and_the_portfolio_get_their_files(sample, first_run):
     for scope in scopes:
         folder = month_dir / scope
         document = json.loads((folder / "metrics.json").read_text("utf-8"))
-        assert document["schema"] == "yuebao.metrics/1"
+        assert document["schema"] == "yuebao.metrics/2"
         assert document["month"] == MONTH and document["community"] == scope
         assert document["tickets"]["created"] > 0
         assert document["fees"]["due_in_month"] > 0

@@ -88,8 +88,7 @@ def _september(folder: Path, patterns: dict[str, list[str]] | None = None) -> di
     targets = {s: config.targets_for(s) for s in scope.scopes}
     result = month_documents(data.tickets, data.bills, data.payments, scope, data.available,
                              targets, {"notes": []})
-    # Coverage describes the exports themselves (a later export reaches later dates);
-    # every figure of the month must be the same.
+    # ``coverage`` describes the export, not the month: the later export reaches further.
     return {s: json.dumps({k: v for k, v in doc.items() if k != "coverage"}, sort_keys=True)
             for s, doc in result.documents.items()}
 

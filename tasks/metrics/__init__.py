@@ -38,6 +38,8 @@ from yuebao.tasks.metrics.scope import SCHEMA, Scope
 from yuebao.tasks.metrics.tickets import TicketRows, ticket_metrics
 from yuebao.words import labels
 
+TREND_MONTHS = 12
+
 
 @cache
 def kpi_catalogue() -> dict[str, dict]:
@@ -98,6 +100,41 @@ def compare(current: dict, previous: dict | None, last_year: dict | None,
     return result
 
 
+def scalars(blocks: dict) -> dict[str, float | int | None]:
+    """Every scalar KPI of the catalogue in a month's ``tickets``/``fees`` blocks."""
+    return {key: scalar(blocks, key) for key in kpi_catalogue()}
+
+
+def trend(months: list[Month], values_of: list[dict[str, float | int | None]],
+          covered: Callable[[Month, str], bool] = lambda month, key: True) -> dict[str, dict]:
+    """``trend.<key>`` of every scalar KPI of the catalogue (kpis.md section 7).
+
+    ``months`` are oldest first, ``values_of`` their :func:`scalars` for one scope;
+    ``covered(month, key)`` says whether the exports cover that month for the
+    tables the KPI reads, and a month they do not cover is null, never the 0 it
+    computes to. Best and worst follow the KPI's direction over the non-null
+    values; on a tie the latest month wins; a KPI with direction ``none`` has
+    neither.
+    """
+    names = [str(month) for month in months]
+    result = {}
+    for key, kpi in kpi_catalogue().items():
+        values = [month_values[key] if covered(month, key) else None
+                  for month, month_values in zip(months, values_of, strict=True)]
+        known = [i for i, value in enumerate(values) if value is not None]
+        best = worst = None
+        if known and kpi["direction"] != "none":
+            # On equal values the later month (the larger position) wins, both ways.
+            highest = max(known, key=lambda i: (values[i], i))
+            lowest = min(known, key=lambda i: (values[i], -i))
+            top, bottom = ((highest, lowest) if kpi["direction"] == "at_least"
+                           else (lowest, highest))
+            best = {"month": names[top], "value": values[top]}
+            worst = {"month": names[bottom], "value": values[bottom]}
+        result[key] = {"months": names, "values": values, "best": best, "worst": worst}
+    return result
+
+
 def month_metrics(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame,
                   scope: Scope, available: frozenset[str], *,
                   prepared: Prepared | None = None) -> dict[str, dict]:
@@ -121,7 +158,8 @@ def month_metrics(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataF
 
 def metrics_document(scope_id: str, blocks: dict, comparison: dict, month: Month,
                      timezone: str, data_quality: dict,
-                     covered: dict[str, dict[str, str] | None] | None = None) -> dict:
+                     covered: dict[str, dict[str, str] | None] | None = None,
+                     trends: dict[str, dict] | None = None) -> dict:
     """The metrics.json of one scope (kpis.md sections 5 and 7)."""
     return {
         "schema": SCHEMA,
@@ -132,6 +170,7 @@ def metrics_document(scope_id: str, blocks: dict, comparison: dict, month: Month
         "tickets": blocks["tickets"],
         "fees": blocks["fees"],
         "compare": comparison,
+        "trend": trends or {},
         "data_quality": data_quality,
     }
 
@@ -157,7 +196,7 @@ def build_scope(config: Config, month: Month, data_communities: list[str]) -> Sc
          "resolution_hours": rule.resolution_hours}
         for c in communities for name, rule in config.sla_for(c).items()
     ]
-    households = {c: (community.households if (community := config.community(c)) else None)
+    households = {c: (found.households if (found := config.community(c)) else None)
                   for c in communities}
     return Scope(month=month, timezone=config.timezone, communities=communities,
                  households=households, sla=pd.DataFrame(rows), hotspot_min=config.hotspot_min)
@@ -243,14 +282,25 @@ def month_documents(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.Dat
                         scope.sla, scope.hotspot_min)
         return month_metrics(tickets, bills, payments, shifted, available, prepared=prepared)
 
-    current = compute(scope.month)
-    previous = compute(shifts["previous_month"])
+    # The trend's 12 months end with the month, the previous month one of them; oldest
+    # first, so that each month starts where the last one ended (FeeRows keeps it).
+    # Of the others only the scalars are kept.
+    months = [scope.month.shift(k) for k in range(-TREND_MONTHS + 1, 1)]
+    kept: dict[Month, dict[str, dict]] = {}
+    values: dict[Month, dict[str, dict]] = {}
+    for month in months:
+        blocks = compute(month)
+        values[month] = {s: scalars(blocks[s]) for s in scope.scopes}
+        if month in (scope.month, shifts["previous_month"]):
+            kept[month] = blocks
+    current, previous = kept[scope.month], kept[shifts["previous_month"]]
     last_year = compute(shifts["same_month_last_year"])
     documents = {
         s: metrics_document(
             s, current[s],
             compare(current[s], previous[s], last_year[s], targets[s], covered),
-            scope.month, scope.timezone, data_quality, spans.as_json())
+            scope.month, scope.timezone, data_quality, spans.as_json(),
+            trend(months, [values[month][s] for month in months], spans.covers_kpi))
         for s in scope.scopes
     }
     before = shifts["previous_month"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -23,6 +23,10 @@ from yuebao.tasks.metrics.numbers import (
 from yuebao.tasks.metrics.scope import AGING_BUCKETS, Scope
 
 # --- fees -------------------------------------------------------------------------------
+
+# A month reads outstanding_b at its start, its end and January 1st; the next month's
+# start is this one's end, and January 1st is the same all year.
+KEPT_INSTANTS = 3
 
 
 def _prefix(values: np.ndarray) -> np.ndarray:
@@ -81,6 +85,9 @@ class FeeRows:
     cash_amount: np.ndarray
     cash_community: np.ndarray
     cash_due_date: np.ndarray  # due date of the payment's bill, NaT when it is unknown
+    # outstanding_b(t) of the last few instants asked for (read-only arrays): months
+    # computed in a row share them, one month's end being the next one's start.
+    _outstanding: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, bills: pd.DataFrame, payments: pd.DataFrame, names: list[str]) -> FeeRows:
@@ -146,8 +153,8 @@ class FeeRows:
         """Per community code, the end of the slice of its bills due before ``day``
         (``None``: the start of its slice)."""
         offset = 0 if day is None else min(max(
-            (np.datetime64(day, "D") - np.datetime64(0, "D")).astype(np.int64) - self.day0, 0),
-            self.stride - 1)
+            int((np.datetime64(day, "D") - np.datetime64(0, "D")).astype(np.int64)) - self.day0,
+            0), self.stride - 1)
         return np.searchsorted(self.key, np.arange(self.size) * self.stride + offset)
 
     def paid_before(self, moment: pd.Timestamp) -> np.ndarray:
@@ -159,11 +166,22 @@ class FeeRows:
         return paid
 
     def outstanding(self, moment: pd.Timestamp) -> np.ndarray:
-        """outstanding_b(t) = min(max(due - paid, 0), due): overpayment never counts twice."""
-        owed = self.paid_before(moment)
-        np.subtract(self.due, owed, out=owed)
-        np.maximum(owed, 0, out=owed)
-        return np.minimum(owed, self.due, out=owed)
+        """outstanding_b(t) = min(max(due - paid, 0), due): overpayment never counts twice.
+
+        The array is read-only: the last ``KEPT_INSTANTS`` are kept for the next months.
+        """
+        instant = _instant(moment)
+        kept = self._outstanding.pop(instant, None)
+        if kept is None:
+            kept = self.paid_before(moment)
+            np.subtract(self.due, kept, out=kept)
+            np.maximum(kept, 0, out=kept)
+            np.minimum(kept, self.due, out=kept)
+            kept.flags.writeable = False
+        self._outstanding[instant] = kept  # the most recent last
+        while len(self._outstanding) > KEPT_INSTANTS:
+            del self._outstanding[next(iter(self._outstanding))]
+        return kept
 
 
 @dataclass
@@ -174,6 +192,9 @@ class _Month:
     due_in: np.ndarray  # indices of the bills due in M
     owing: np.ndarray  # indices of the bills due before the end with outstanding_b(end) > 0
     out_end: np.ndarray  # outstanding_b(end) of every bill
+    owing_start: np.ndarray  # indices of the bills due before the start, owing at the start
+    out_start: np.ndarray  # outstanding_b(start) of every bill
+    before_start: np.ndarray  # per bill of ``owing``: due before the start
 
 
 def _fee_month(rows: FeeRows, scope: Scope) -> _Month:
@@ -183,9 +204,11 @@ def _fee_month(rows: FeeRows, scope: Scope) -> _Month:
     first = rows.due_before(month.first_day)
     after = rows.due_before(month.shift(1).first_day)
     jan1 = rows.due_before(month.jan1)
+    # The start first: for months computed in a row it is the end kept from the last one.
+    out_start = rows.outstanding(month.start(tz))
     out_end = rows.outstanding(month.end(tz))
     end_prefix = _prefix(out_end)
-    start_prefix = _prefix(rows.outstanding(month.start(tz)))
+    start_prefix = _prefix(out_start)
     jan1_prefix = _prefix(rows.outstanding(pd.Timestamp(month.jan1).tz_localize(tz)))
 
     def total(prefix: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -198,54 +221,95 @@ def _fee_month(rows: FeeRows, scope: Scope) -> _Month:
         "arrears_jan1": total(jan1_prefix, begin, jan1),
         "arrears_at_end": total(end_prefix, begin, after),
     }
-    sums["collected_in"] = sums["due_in"] - total(end_prefix, first, after)
+    # outstanding_b(end) over the bills due in M: with arrears at the start less those
+    # collected, it makes up arrears at the end exactly (the slices [begin, first) and
+    # [first, after) are the bills due before the end).
+    sums["new_arrears"] = total(end_prefix, first, after)
+    sums["collected_in"] = sums["due_in"] - sums["new_arrears"]
     sums["collected_ytd"] = sums["due_ytd"] - total(end_prefix, jan1, after)
     sums["arrears_collected"] = sums["arrears_at_start"] - total(end_prefix, begin, first)
     sums["arrears_collected_ytd"] = sums["arrears_jan1"] - total(end_prefix, begin, jan1)
     owing = np.flatnonzero(out_end > 0)
     owing = owing[owing < after[rows.community[owing]]]
-    return _Month(sums, _ranges(first, after), owing, out_end)
+    owing_start = np.flatnonzero(out_start > 0)
+    owing_start = owing_start[owing_start < first[rows.community[owing_start]]]
+    return _Month(sums, _ranges(first, after), owing, out_end, owing_start, out_start,
+                  owing < first[rows.community[owing]])
 
 
-def _fee_group(due_in: int, collected: int, arrears: int) -> dict:
-    return {"due_in_month": money(due_in), "collected_for_month": money(collected),
-            "collection_rate_month": rate(collected, due_in), "arrears_at_end": money(arrears)}
+_GROUP_MONEY = ("due_in_month", "collected_for_month", "arrears_at_end", "arrears_at_start",
+                "arrears_collected", "new_arrears")
+
+
+def _fee_groups(names: list[str], due: np.ndarray, collected: np.ndarray, arrears: np.ndarray,
+                at_start: np.ndarray, left_of_start: np.ndarray) -> dict[str, dict]:
+    """Groups' figures from their sums in fen, one array per figure, a group a position.
+
+    ``left_of_start`` is outstanding_b(end) over a group's bills due before the start,
+    so that what was collected of the start's arrears is the rest. Yuan are the fen
+    divided by 100 as :func:`money` divides them (float64 holds every int64 fen below
+    2**53 exactly, and one correctly rounded division gives the same float).
+    """
+    money_of = {"due_in_month": due, "collected_for_month": collected,
+                "arrears_at_end": arrears, "arrears_at_start": at_start,
+                "arrears_collected": at_start - left_of_start, "new_arrears": due - collected}
+    yuan = [(money_of[key] / 100).tolist() for key in _GROUP_MONEY]
+    rates = [rate(c, d) for c, d in zip(collected.tolist(), due.tolist(), strict=True)]
+    return {name: {"due_in_month": d, "collected_for_month": c, "collection_rate_month": r,
+                   "arrears_at_end": e, "arrears_at_start": a, "arrears_collected": g,
+                   "new_arrears": n}
+            for name, d, c, r, e, a, g, n in zip(names, yuan[0], yuan[1], rates, *yuan[2:],
+                                                 strict=True)}
 
 
 def _group_fees(rows: FeeRows, m: _Month, column: str, scopes: list[str]) -> dict[str, dict]:
-    """``by_fee_item`` / ``by_building``: groups with a bill due in M or arrears at end.
+    """``by_fee_item`` / ``by_building``: groups with a bill due in M or arrears at start
+    or at end.
 
-    A group is shown exactly when one of its bills is due in M or owing at the
-    end, so only those bills are summed. At the portfolio fee items are summed
-    over communities, and buildings are keyed ``"<community>/<building>"``.
+    A group is shown exactly when one of its bills is due in M, or owing at the
+    start or at the end, so only those bills are summed (a bill due before the
+    start owing at neither time adds 0 to every figure). At the portfolio fee
+    items are summed over communities, and buildings are keyed
+    ``"<community>/<building>"``.
     """
     codes, labels = ((rows.fee_item, rows.fee_items) if column == "fee_item"
                      else (rows.building, rows.buildings))
     shape = (rows.size, max(len(labels), 1))
-    due_in = m.due_in[codes[m.due_in] >= 0]
-    owing = m.owing[codes[m.owing] >= 0]
-    g_due = rows.community[due_in] * shape[1] + codes[due_in]
-    g_owing = rows.community[owing] * shape[1] + codes[owing]
     cells = shape[0] * shape[1]
+
+    def bills(chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        chosen = chosen[codes[chosen] >= 0]
+        return chosen, rows.community[chosen] * shape[1] + codes[chosen]
+
+    def summed(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return _group_sum(groups, values, cells).reshape(shape)
+
+    due_in, g_due = bills(m.due_in)
+    owing, g_owing = bills(m.owing)
+    owing_start, g_start = bills(m.owing_start)
+    earlier = m.before_start[codes[m.owing] >= 0]
     count = (np.bincount(g_due, minlength=cells) + np.bincount(g_owing, minlength=cells)
-             ).reshape(shape)
-    due = _group_sum(g_due, rows.due[due_in], cells).reshape(shape)
-    collected = due - _group_sum(g_due, m.out_end[due_in], cells).reshape(shape)
-    arrears = _group_sum(g_owing, m.out_end[owing], cells).reshape(shape)
+             + np.bincount(g_start, minlength=cells)).reshape(shape)
+    due = summed(g_due, rows.due[due_in])
+    collected = due - summed(g_due, m.out_end[due_in])
+    arrears = summed(g_owing, m.out_end[owing])
+    at_start = summed(g_start, m.out_start[owing_start])
+    left = summed(g_owing[earlier], m.out_end[owing[earlier]])
+    figures = (due, collected, arrears, at_start, left)
     result: dict[str, dict] = {}
     for s in scopes:
         if s != PORTFOLIO:
             c = rows.names.index(s)
-            items = {labels[k]: _fee_group(due[c, k], collected[c, k], arrears[c, k])
-                     for k in np.flatnonzero(count[c])}
+            k = np.flatnonzero(count[c])
+            items = _fee_groups([labels[i] for i in k], *(f[c, k] for f in figures))
         elif column == "fee_item":
-            items = {labels[k]: _fee_group(due[:, k].sum(), collected[:, k].sum(),
-                                           arrears[:, k].sum())
-                     for k in np.flatnonzero(count.sum(axis=0))}
+            k = np.flatnonzero(count.sum(axis=0))
+            items = _fee_groups([labels[i] for i in k], *(f.sum(axis=0)[k] for f in figures))
         else:
-            items = {f"{rows.names[c]}/{labels[k]}":
-                     _fee_group(due[c, k], collected[c, k], arrears[c, k])
-                     for c, k in zip(*np.nonzero(count[:len(rows.names)]), strict=True)}
+            places, kinds = np.nonzero(count[:len(rows.names)])
+            items = _fee_groups([f"{rows.names[a]}/{labels[b]}" for a, b in
+                                 zip(places.tolist(), kinds.tolist(), strict=True)],
+                                *(f[places, kinds] for f in figures))
         result[s] = dict(sorted(items.items()))
     return result
 
@@ -320,6 +384,7 @@ def fee_metrics(bills: pd.DataFrame, payments: pd.DataFrame, scope: Scope,
             "cash_collected": money(at(cash, s)),
             "prepaid": money(at(advance, s)),
             "arrears_at_end": money(c["arrears_at_end"]),
+            "new_arrears": money(c["new_arrears"]),
             "aging": {k: money(at(aging[:, i], s)) for i, k in enumerate(AGING_BUCKETS)},
             "households_billed": h["billed"],
             "household_payment_rate": rate(h["fully_paid"], h["billed"]),

@@ -13,7 +13,7 @@ from yuebao.schema import PORTFOLIO
 US_PER_MINUTE = 60_000_000
 US_PER_HOUR = 3_600_000_000
 AGING_BUCKETS = ("1-30", "31-90", "91-180", "181-365", "366+")
-SCHEMA = "yuebao.metrics/1"
+SCHEMA = "yuebao.metrics/2"
 
 
 @dataclass(frozen=True)
@@ -35,4 +35,5 @@ class Scope:
         if scope != PORTFOLIO:
             return self.households.get(scope)
         values = [self.households.get(c) for c in self.communities]
-        return None if any(v is None for v in values) else sum(values)
+        known = [v for v in values if v is not None]
+        return None if len(known) < len(values) else sum(known)

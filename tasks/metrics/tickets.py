@@ -151,6 +151,102 @@ def _breakdown(rows: TicketRows, mask: np.ndarray, column: np.ndarray, codes: tu
     return result
 
 
+def _code_point_ranks(labels: list[str]) -> np.ndarray:
+    """The rank of each label in code-point order (Python's order of ``str``)."""
+    ranks = np.empty(len(labels), dtype=np.int64)
+    ranks[sorted(range(len(labels)), key=labels.__getitem__)] = np.arange(len(labels))
+    return ranks
+
+
+def _per_scope(rows: TicketRows, community: np.ndarray, order: np.ndarray, scopes: list[str],
+               limit: int | None = None) -> dict[str, np.ndarray]:
+    """Per scope, the positions in ``order`` (already sorted) that belong to it, in that
+    order, at most ``limit``: the portfolio has all of them, a community its own.
+
+    One stable sort by community code and one search for every community's slice, instead
+    of a filtered copy per scope (there may be hundreds of communities).
+    """
+    mine = order[np.argsort(community[order], kind="stable")]
+    bounds = np.searchsorted(community[mine], np.arange(len(rows.names) + 1))
+    result = {}
+    for s in scopes:
+        if s == PORTFOLIO:
+            chosen = order
+        else:
+            c = rows.names.index(s)
+            chosen = mine[bounds[c]:bounds[c + 1]]
+        result[s] = chosen[:limit]
+    return result
+
+
+def _by_building(rows: TicketRows, mask: np.ndarray, scopes: list[str],
+                 limit: int = 10) -> dict[str, list[dict]]:
+    """The buildings with most tickets in ``mask`` (tickets without a building left out):
+    items ``{community, building, count}``, count descending, then community and
+    building ascending by code point, at most ``limit``."""
+    keep = mask & (rows.building >= 0) & (rows.community < len(rows.names))
+    width = max(len(rows.buildings), 1)
+    groups, counts = np.unique(rows.community[keep] * width + rows.building[keep],
+                               return_counts=True)
+    community, building = np.divmod(groups, width)
+    order = np.lexsort((_code_point_ranks(rows.buildings)[building],
+                        _code_point_ranks(rows.names)[community], -counts))
+    names, buildings = np.array(rows.names, dtype=object), np.array(rows.buildings, dtype=object)
+    return {s: [{"community": c, "building": b, "count": n} for c, b, n in zip(
+                names[community[chosen]].tolist(), buildings[building[chosen]].tolist(),
+                counts[chosen].tolist(), strict=True)]
+            for s, chosen in _per_scope(rows, community, order, scopes, limit).items()}
+
+
+def _breaches(rows: TicketRows, mask: np.ndarray, scopes: list[str]) -> dict[str, dict]:
+    """``tickets.sla_breaches.*``: the SLA tickets in ``mask`` by type, category,
+    priority and building (kpis.md section 7)."""
+    by_type = _breakdown(rows, mask, rows.type, TICKET_TYPES, scopes)
+    by_category = _breakdown(rows, mask, rows.category, TICKET_CATEGORIES, scopes)
+    # Anything but urgent is normal (kpis.md section 2), so the codes add up to the count.
+    priority = np.where(rows.urgent, PRIORITIES.index("urgent"), PRIORITIES.index("normal"))
+    by_priority = _breakdown(rows, mask, priority, PRIORITIES, scopes)
+    by_building = _by_building(rows, mask, scopes)
+    counts = np.bincount(rows.community[mask], minlength=len(rows.names) + 1)
+    return {s: {"count": int(counts.sum() if s == PORTFOLIO else counts[rows.names.index(s)]),
+                "by_type": by_type[s], "by_category": by_category[s],
+                "by_priority": by_priority[s], "by_building": by_building[s]}
+            for s in scopes}
+
+
+_OVERDUE_FIELDS = ("ticket_id", "community", "building", "category", "type", "priority")
+
+
+def _overdue_open(tickets: pd.DataFrame, rows: TicketRows, f: dict[str, np.ndarray],
+                  scope: Scope) -> dict[str, list[dict]]:
+    """``tickets.overdue_open``: every ticket counted in ``overdue_open_at_end``.
+
+    ``deadline`` is ``created_at`` + the resolution SLA in local time; ``days_overdue``
+    the whole days from it to the month's end, rounded down; sorted by days overdue
+    descending, then community and ticket_id ascending by code point.
+    """
+    end = _instant_ns(scope.month.end(scope.timezone))
+    where = np.flatnonzero(f["overdue"])
+    deadline = rows.created[where] + rows.resolution_limit[where]
+    days = ((end - deadline) // np.timedelta64(1, "D")).astype(np.int64)
+
+    def local(times: np.ndarray) -> list[str]:
+        index = pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(scope.timezone)
+        return index.strftime("%Y-%m-%d %H:%M:%S").tolist()
+
+    text = {name: np.asarray(tickets[name].iloc[where].to_numpy(dtype=object, na_value=None))
+            for name in _OVERDUE_FIELDS}
+    community = rows.community[where]
+    ids = _code_point_ranks(text["ticket_id"].tolist())
+    order = np.lexsort((ids, _code_point_ranks(rows.names)[community], -days))
+    columns = {**text, "created_at": np.array(local(rows.created[where]), dtype=object),
+               "deadline": np.array(local(deadline), dtype=object), "days_overdue": days}
+    fields = [*_OVERDUE_FIELDS, "created_at", "deadline", "days_overdue"]
+    return {s: [dict(zip(fields, values, strict=True)) for values in zip(
+                *(columns[name][chosen].tolist() for name in fields), strict=True)]
+            for s, chosen in _per_scope(rows, community, order, scope.scopes).items()}
+
+
 def _hotspots(rows: TicketRows, f: dict[str, np.ndarray], scope: Scope) -> dict[str, list[dict]]:
     """Buildings where repairs or complaints of one category keep coming back."""
     kinds = [TICKET_TYPES.index("repair"), TICKET_TYPES.index("complaint")]
@@ -164,26 +260,22 @@ def _hotspots(rows: TicketRows, f: dict[str, np.ndarray], scope: Scope) -> dict[
     groups, counts = groups[chosen], counts[chosen]
     place, category = np.divmod(groups, width)
     community, building = np.divmod(place, len(rows.buildings) + 1)
-    found = pd.DataFrame({
-        "community": np.array(rows.names, dtype=object)[community],
-        "building": np.array(rows.buildings, dtype=object)[building],
-        "category": np.array(TICKET_CATEGORIES, dtype=object)[category],
-        "count": counts.astype(np.int64), "code": community,
-    }).sort_values(["count", "community", "building", "category"],
-                   ascending=[False, True, True, True], kind="stable")
-    records = {}
-    for s in scope.scopes:
-        mine = found if s == PORTFOLIO else found[found["code"] == rows.names.index(s)]
-        records[s] = [
-            {"community": c, "building": b, "category": k, "count": int(n)}
-            for c, b, k, n in mine[["community", "building", "category", "count"]]
-            .head(10).itertuples(index=False)
-        ]
-    return records
+    # count descending, then community, building and category ascending by code point
+    order = np.lexsort((_code_point_ranks(list(TICKET_CATEGORIES))[category],
+                        _code_point_ranks(rows.buildings)[building],
+                        _code_point_ranks(rows.names)[community], -counts))
+    names, buildings = np.array(rows.names, dtype=object), np.array(rows.buildings, dtype=object)
+    categories = np.array(TICKET_CATEGORIES, dtype=object)
+    return {s: [{"community": c, "building": b, "category": k, "count": n}
+                for c, b, k, n in zip(names[community[picked]].tolist(),
+                                      buildings[building[picked]].tolist(),
+                                      categories[category[picked]].tolist(),
+                                      counts[picked].tolist(), strict=True)]
+            for s, picked in _per_scope(rows, community, order, scope.scopes, 10).items()}
 
 
 def ticket_metrics(tickets: pd.DataFrame, scope: Scope,
-                   measured: set[str] = frozenset(MEASURED),
+                   measured: set[str] | frozenset[str] = frozenset(MEASURED),
                    rows: TicketRows | None = None) -> dict[str, dict]:
     """The ``tickets`` block of metrics.json for every scope.
 
@@ -212,6 +304,10 @@ def ticket_metrics(tickets: pd.DataFrame, scope: Scope,
     resolution = stats(f["resolved_in"], rows.resolved, US_PER_HOUR)
     urgent_response = stats(f["urgent_responded"], rows.response, US_PER_MINUTE)
     hotspots = _hotspots(rows, f, scope)
+    response_breaches = _breaches(rows, f["response_sla"] & ~f["response_on_time"], scopes)
+    resolution_breaches = _breaches(rows, f["resolution_sla"] & ~f["resolution_on_time"],
+                                    scopes)
+    overdue = _overdue_open(tickets, rows, f, scope)
 
     result = {}
     for s in scopes:
@@ -231,6 +327,9 @@ def ticket_metrics(tickets: pd.DataFrame, scope: Scope,
             "resolution_hours": resolution[s],
             "resolution_on_time_rate": rate(c["resolution_on_time"], c["resolution_sla"]),
             "overdue_open_at_end": c["overdue"],
+            "overdue_open": overdue[s],
+            "sla_breaches": {"response": response_breaches[s],
+                             "resolution": resolution_breaches[s]},
             "satisfaction": {
                 "rated": c["rated"],
                 "rate": rate(c["satisfied"], c["rated"]),
@@ -254,12 +353,13 @@ def ticket_metrics(tickets: pd.DataFrame, scope: Scope,
     return result
 
 
-def _without_unmeasured(block: dict, measured: set[str]) -> dict:
+def _without_unmeasured(block: dict, measured: set[str] | frozenset[str]) -> dict:
     """Null the KPIs whose source field no export provides."""
     if "first_response_at" not in measured:
         block["response_minutes"] = {"mean": None, "median": None, "p90": None, "count": 0}
         block["response_on_time_rate"] = None
         block["urgent"]["response_minutes_median"] = None
+        block["sla_breaches"]["response"] = None
     if "satisfaction" not in measured:
         block["satisfaction"] = {"rated": 0, "rate": None, "mean": None, "revisit_rate": None}
     if "reopened" not in measured:
