@@ -312,8 +312,6 @@ def test_empty_unreadable_and_not_a_table(tmp_path):
                           ("bom.csv", b"\xef\xbb\xbf \r\n")):
         (tmp_path / name).write_bytes(content)
         assert f"{name}: the file is empty" in _error(tmp_path, {"tickets": [name]})
-    (tmp_path / "ragged.csv").write_text("ticket_id,community,created_at\nT1,a\n", "utf-8")
-    assert "ragged.csv: not a readable CSV table" in _error(tmp_path, {"tickets": ["ragged.csv"]})
     (tmp_path / "bad.csv").write_bytes(b"\xff\xfe\xff,\xff\n\xff\xff,\x80\n")
     assert "not readable as UTF-8, GBK or GB18030" in _error(tmp_path, {"tickets": ["bad.csv"]})
     (tmp_path / "binary.csv").write_bytes(b"PK\x03\x04\x00\x00binary")
@@ -521,3 +519,43 @@ def test_a_title_line_above_the_header_keeps_the_line_numbers(tmp_path):
     data = ingest({"tickets": ["工单.csv"]}, tmp_path, TZ, str(profile))
     assert data.quarantine[["line", "value"]].values.tolist() == [[6, "坏时间"]]
     assert data.tickets["description"].tolist() == ["两行\n内容"]
+
+
+# --- rows that are not rows: recovery line by line --------------------------------------
+
+BILLS_HEADER = "bill_id,community,fee_item,due_date,amount_due\n"
+
+
+def test_a_bad_line_is_quarantined_with_its_line_and_the_rest_is_read(tmp_path):
+    text = (BILLS_HEADER
+            + "B1,锦江,物业费,2025-09-15,10.00\n"            # line 2: used
+            + "B2,锦江,物业费,2025-09-15,20.00,多,余\n"       # line 3: 7 fields
+            + "B3,锦江\n"                                     # line 4: 2 fields
+            + '"B4,锦江,物业费,2025-09-15,40.00\n'            # line 5: quote never closed
+            + "B5,锦江,物业费,2025-09-15,50.00\n"             # line 6: used
+            + "x" * 100_000 + "\n"                           # line 7: garbage, 1 field
+            + 'B6,锦江,"两行\n备注",2025-09-15,60.00\n'        # lines 8-9: used
+            + "\n"                                           # line 10: blank, skipped
+            + "B7,锦江,物业费,2025-09-15,70.00")               # line 11: used, no final break
+    (tmp_path / "bills.csv").write_bytes(text.encode("utf-8"))
+    data = ingest({"bills": ["bills.csv"]}, tmp_path, TZ)
+    assert data.bills["bill_id"].tolist() == ["B1", "B5", "B6", "B7"]
+    assert data.bills["amount_due"].tolist() == [1000, 5000, 6000, 7000]
+    assert data.bills.set_index("bill_id").loc["B6", "fee_item"] == "两行\n备注"
+    q = data.quarantine
+    assert q[["line", "code", "value"]].values.tolist() == [
+        [3, "too_many_fields", "7/5"], [4, "too_few_fields", "2/5"],
+        [5, "unbalanced_quote", "1/5"], [7, "too_few_fields", "1/5"]]
+    assert json.loads(q.iloc[1]["raw"]) == {"text": "B3,锦江"}
+    assert len(json.loads(q.iloc[3]["raw"])["text"]) == 10_001  # cut, with an ellipsis
+    assert data.totals()["bills"] == {"read": 8, "used": 4, "quarantined": 4, "duplicate": 0}
+
+
+def test_a_megabyte_cell_is_read(tmp_path):
+    cell = "长" * 400_000  # 1.2 MB of UTF-8, more than pyarrow's default block
+    (tmp_path / "bills.csv").write_text(
+        BILLS_HEADER + f'B1,锦江,"{cell}",2025-09-15,10.00\nB2,锦江,物业费,2025-09-15,20.00\n',
+        "utf-8")
+    data = ingest({"bills": ["bills.csv"]}, tmp_path, TZ)
+    assert data.bills["fee_item"].str.len().tolist() == [400_000, 3]
+    assert data.quarantine.empty

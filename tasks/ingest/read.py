@@ -10,8 +10,10 @@ unreadable value becomes a quarantine reason instead of a crash.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import glob
+import json
 import mmap
 import os
 import zipfile
@@ -40,6 +42,9 @@ class SourceFile:
     rows: pd.DataFrame  # canonical fields, plus _line
     source: pd.DataFrame  # the file's own columns, for quarantine.csv
     columns: dict[str, str]  # canonical field -> the source column it came from
+    # Rows that are not rows of the table (wrong width, a stray quote): line, code, value, raw
+    rejected: pd.DataFrame = dataclasses.field(
+        default_factory=lambda: pd.DataFrame(columns=REJECTED_COLUMNS))
 
 
 def find_exports(patterns: list[str], base_dir: Path, table: str) -> list[Path]:
@@ -109,7 +114,8 @@ _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
 _CHUNK = 1 << 24
 
 
-def _arrow_csv(source: Path | bytes, header_row: int) -> pd.DataFrame:
+def _arrow_csv(source: Path | bytes, header_row: int,
+               block_size: int | None = None) -> pd.DataFrame:
     """A CSV read by pyarrow, every column as text; quoted cells may span lines.
 
     A repeated header gets a suffix as pandas would give it (the second
@@ -119,7 +125,7 @@ def _arrow_csv(source: Path | bytes, header_row: int) -> pd.DataFrame:
     def opened() -> Path | pa.BufferReader:
         return source if isinstance(source, Path) else pa.BufferReader(source)
 
-    read = pacsv.ReadOptions(skip_rows=header_row - 1)
+    read = pacsv.ReadOptions(skip_rows=header_row - 1, block_size=block_size)
     names = pacsv.open_csv(opened(), read_options=read,
                            parse_options=pacsv.ParseOptions(newlines_in_values=True)).schema.names
     if not "".join(names).strip():
@@ -170,11 +176,15 @@ def _record_lines(source: Path | bytes, header_row: int, rows: int) -> np.ndarra
     return lines if len(lines) == rows else plain
 
 
-def _read_csv(path: Path, mapping: TableMap, encoding: str, shown: str) -> pd.DataFrame:
-    """A CSV's cells as text, with the line each row starts on.
+def _read_csv(path: Path, mapping: TableMap, encoding: str,
+              shown: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A CSV's cells as text, with the line each row starts on; and the rejected lines.
 
     A UTF-8 file (the usual large export) is read by pyarrow straight from the
     file, holding no copy of it in memory; other encodings are decoded first.
+    Only a file pyarrow refuses as a whole (a row of the wrong width, a stray
+    quote, a cell longer than its block) goes the slower way of ``_recover``,
+    so a clean file costs nothing more.
     """
     with path.open("rb") as file:
         head = file.read(4096)
@@ -190,10 +200,14 @@ def _read_csv(path: Path, mapping: TableMap, encoding: str, shown: str) -> pd.Da
         try:
             frame = _arrow_csv(source, mapping.header_row)
         except (pa.ArrowInvalid, ValueError) as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise UsageError(f"{shown}: not a readable CSV table ({reason})") from error
+            try:
+                return _recover(source, mapping.header_row)
+            except (pa.ArrowInvalid, ValueError) as second:
+                reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+                raise UsageError(f"{shown}: not a readable CSV table ({reason}; "
+                                 f"row by row: {second})") from error
     frame["_line"] = _record_lines(source, mapping.header_row, len(frame))
-    return frame
+    return frame, pd.DataFrame(columns=REJECTED_COLUMNS)
 
 
 def _read_excel(path: Path, mapping: TableMap, shown: str) -> pd.DataFrame:
@@ -210,13 +224,16 @@ def _read_excel(path: Path, mapping: TableMap, shown: str) -> pd.DataFrame:
     return frame
 
 
-def read_table(path: Path, mapping: TableMap, encoding: str, shown: str) -> pd.DataFrame:
-    """One file's cells as text, headers trimmed, with the line each row came from."""
+def read_table(path: Path, mapping: TableMap, encoding: str,
+               shown: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One file's cells as text, headers trimmed, with the line each row came from;
+    and the lines that are no row of the table (see ``_recover``)."""
+    rejected = pd.DataFrame(columns=REJECTED_COLUMNS)
     if path.suffix.lower() in EXCEL:
         frame = _read_excel(path, mapping, shown)
         frame["_line"] = np.arange(len(frame)) + mapping.header_row + 1
     else:
-        frame = _read_csv(path, mapping, encoding, shown)
+        frame, rejected = _read_csv(path, mapping, encoding, shown)
     if len(frame.columns) < 2:
         raise UsageError(f"{shown}: the file is empty")
     lines = frame.pop("_line")
@@ -224,7 +241,7 @@ def read_table(path: Path, mapping: TableMap, encoding: str, shown: str) -> pd.D
     frame = frame.astype("str").apply(
         lambda column: column.str.strip() if _may_need_trim(column) else column)
     frame["_line"] = lines
-    return frame
+    return frame, rejected
 
 
 # Bytes a cell may start or end with if it needs trimming: ASCII whitespace, and any
@@ -297,7 +314,7 @@ def read_source(path: Path, base_dir: Path, profile: Profile, table: str,
     """Read one export and rename its columns to the canonical fields of ``table``."""
     mapping = profile.table(table)
     shown = shown_path(path, base_dir)
-    source = read_table(path, mapping, profile.encoding, shown)
+    source, rejected = read_table(path, mapping, profile.encoding, shown)
     headers = [c for c in source.columns if c != "_line"]
     chosen = column_sources(headers, mapping, table, extra)
     _require(chosen, mapping, table, headers, shown)
@@ -306,7 +323,7 @@ def read_source(path: Path, base_dir: Path, profile: Profile, table: str,
     for field, value in mapping.constants.items():
         rows[field] = value
     rows["_line"] = source["_line"]
-    return SourceFile(path, shown, rows, source.drop(columns="_line"), chosen)
+    return SourceFile(path, shown, rows, source.drop(columns="_line"), chosen, rejected)
 
 
 def payments_from_bills(bills: list[SourceFile], profile: Profile) -> list[SourceFile]:
@@ -328,5 +345,136 @@ def payments_from_bills(bills: list[SourceFile], profile: Profile) -> list[Sourc
             "amount": paid, "_line": rows["_line"],
         })[has_payment]
         result.append(SourceFile(file.path, file.shown, made, file.source.loc[made.index],
-                                 file.columns))
+                                 file.columns, file.rejected.iloc[:0]))
     return result
+
+
+# --- row-level recovery --------------------------------------------------------------
+
+REJECTED_COLUMNS = ["line", "code", "value", "raw"]
+# A record longer than this is not an export's row (a 1 MB cell is read; 16 MB is not).
+MAX_RECORD_BYTES = 16 << 20
+# Past this many lines with a stray quote the quote character is likely not '"' at all:
+# each such line costs a pass over the rest of the file, so the file is refused instead.
+MAX_UNBALANCED = 1000
+_RAW_CHARS = 10_000  # of a rejected line kept in quarantine.csv (file and line find the rest)
+
+
+@dataclass
+class _Records:
+    """Quote-aware records of a CSV text: byte spans, first physical line, field count."""
+
+    start: np.ndarray
+    end: np.ndarray  # exclusive, at the line break that ends the record (or the text's end)
+    line: np.ndarray
+    fields: np.ndarray
+    unbalanced: np.ndarray  # bool: the record's first line has a quote never closed
+
+
+def _split_records(text: np.ndarray, breaks: np.ndarray, quotes: np.ndarray,
+                   commas: np.ndarray, header_row: int) -> _Records:
+    """Records as a CSV reader finds them: a line break ends one where an even number of
+    quotes came before it. A quote left open swallows the lines after it into one
+    record of the wrong width; then only its first line is taken as bad (unbalanced
+    quote) and the split starts again on the next line, so one stray quote costs one
+    row, not the rest of the file.
+    """
+    size = len(text)
+    parts: list[tuple[np.ndarray, ...]] = []
+    at, line0, expected = 0, 1, None
+    for _ in range(MAX_UNBALANCED + 1):
+        b = breaks[np.searchsorted(breaks, at):]
+        q0 = np.searchsorted(quotes, at)
+        even = (np.searchsorted(quotes, b) - q0) % 2 == 0
+        ends = b[even]
+        start = np.r_[at, ends + 1]
+        end = np.r_[ends, size]
+        line = np.r_[line0, line0 + 1 + np.flatnonzero(even)]
+        c = commas[np.searchsorted(commas, at):]
+        outside = (np.searchsorted(quotes, c) - q0) % 2 == 0
+        counted = np.r_[0, np.cumsum(outside)]
+        fields = counted[np.searchsorted(c, end)] - counted[np.searchsorted(c, start)] + 1
+        spans = np.searchsorted(b, end) - np.searchsorted(b, start)  # line breaks inside
+        if expected is None:
+            filled = np.flatnonzero(~_blank(start, end, text))
+            expected = int(fields[filled[header_row - 1]]) if len(filled) >= header_row else 0
+        suspect = (spans > 0) & (fields != expected)
+        suspect[-1] |= bool((np.searchsorted(quotes, size) - q0) % 2)  # open at the end
+        bad = np.flatnonzero(suspect)
+        if not len(bad):
+            parts.append((start, end, line, fields, np.zeros(len(start), dtype=bool)))
+            break
+        k = int(bad[0])
+        after = np.searchsorted(b, start[k])
+        first_break = int(b[after]) if after < len(b) else size
+        parts.append((start[:k], end[:k], line[:k], fields[:k], np.zeros(k, dtype=bool)))
+        parts.append((start[k:k + 1], np.array([first_break]), line[k:k + 1],
+                      fields[k:k + 1], np.ones(1, dtype=bool)))
+        if first_break >= size:
+            break
+        at, line0 = first_break + 1, int(line[k]) + 1
+    else:
+        raise ValueError(f"more than {MAX_UNBALANCED} lines with a quote that is never closed")
+    return _Records(*(np.concatenate([p[i] for p in parts]) for i in range(5)))
+
+
+def _blank(start: np.ndarray, end: np.ndarray, text: np.ndarray) -> np.ndarray:
+    """Empty records (a lone CR counts as empty): CSV readers skip them."""
+    length = end - start
+    if not len(text):
+        return length == 0
+    return (length <= 0) | ((length == 1) & (text[np.clip(start, 0, len(text) - 1)] == 13))
+
+
+def _recover(source: bytes, header_row: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A CSV whose rows pyarrow refuses, read row by row in effect: every record of the
+    header's width is read (by pyarrow, from a copy holding only those), every other
+    one is set aside with its physical line and why (too many or too few fields, a
+    quote never closed, longer than MAX_RECORD_BYTES).
+    """
+    text = np.frombuffer(source, dtype=np.uint8)
+    breaks = np.flatnonzero(text == ord("\n"))
+    quotes = np.flatnonzero(text == ord('"'))
+    commas = np.flatnonzero(text == ord(","))
+    records = _split_records(text, breaks, quotes, commas, header_row)
+    keep = ~_blank(records.start, records.end, text)
+    records = _Records(*(getattr(records, f)[keep] for f in
+                         ("start", "end", "line", "fields", "unbalanced")))
+    if len(records.start) < header_row:
+        raise ValueError("no header row")
+    header = header_row - 1
+    expected = int(records.fields[header])
+    data = slice(header + 1, None)
+    start, end = records.start[data], records.end[data]
+    fields, unbalanced = records.fields[data], records.unbalanced[data]
+    too_long = (end - start) > MAX_RECORD_BYTES
+    code = np.select([unbalanced, too_long, fields > expected, fields < expected],
+                     ["unbalanced_quote", "record_too_long", "too_many_fields",
+                      "too_few_fields"], default="")
+    good = code == ""
+    kept_start = np.r_[records.start[header], start[good]]
+    kept_end = np.minimum(np.r_[records.end[header], end[good]] + 1, len(text))
+    marks = np.zeros(len(text) + 1, dtype=np.int64)
+    np.add.at(marks, kept_start, 1)
+    np.add.at(marks, kept_end, -1)
+    clean = text[np.cumsum(marks[:-1]) > 0].tobytes()
+    if not clean.endswith(b"\n"):
+        clean += b"\n"
+    longest = int((np.r_[kept_end - kept_start, 0]).max())
+    frame = _arrow_csv(clean, 1, block_size=max(1 << 20, 1 << int(longest * 2).bit_length()))
+    if len(frame) != int(good.sum()):
+        raise ValueError("the rows could not be told apart reliably")
+    frame["_line"] = records.line[data][good]
+    rejected = np.flatnonzero(~good)
+    raw = [bytes(source[int(a):int(b)]).decode("utf-8", errors="replace").rstrip("\r")
+           for a, b in zip(start[rejected], np.minimum(end[rejected],
+                                                        start[rejected] + 4 * _RAW_CHARS),
+                           strict=True)]
+    return frame, pd.DataFrame({
+        "line": records.line[data][rejected].astype(np.int64),
+        "code": code[rejected],
+        "value": [f"{f}/{expected}" for f in fields[rejected]],
+        # As JSON like every raw row of quarantine.csv; the line as text, since it has no columns.
+        "raw": [json.dumps({"text": r[:_RAW_CHARS] + ("…" if len(r) > _RAW_CHARS else "")},
+                           ensure_ascii=False) for r in raw],
+    }, columns=REJECTED_COLUMNS)

@@ -321,9 +321,10 @@ def validate_table(table: str, files: list[SourceFile], reader: Reader,
     status = np.where(invalid, 1, np.where(duplicate.to_numpy(dtype=bool), 2, 0))
     counts = np.bincount(raw["_source"].to_numpy() * 3 + status,
                          minlength=3 * len(files)).reshape(len(files), 3)
+    rejected = np.array([len(f.rejected) for f in files], dtype=np.int64)
     accounts = pd.DataFrame({
-        "file": [f.shown for f in files], "table": table, "read": counts.sum(axis=1),
-        "used": counts[:, 0], "quarantined": counts[:, 1], "duplicate": counts[:, 2],
+        "file": [f.shown for f in files], "table": table, "read": counts.sum(axis=1) + rejected,
+        "used": counts[:, 0], "quarantined": counts[:, 1] + rejected, "duplicate": counts[:, 2],
     }, columns=ACCOUNT_COLUMNS)
     used = pd.Series(status == 0, index=raw.index)
     counted = []
@@ -334,7 +335,22 @@ def validate_table(table: str, files: list[SourceFile], reader: Reader,
             counted.append({"code": code, "table": table, "field": name,
                             "count": int(hit.sum()), "examples": examples})
     rows = _kept(parsed.drop(columns="_order"), used.to_numpy())
-    return rows, _quarantine(files, raw, invalid, reasons, table), accounts, counted
+    quarantine = pd.concat([_quarantine(files, raw, invalid, reasons, table),
+                            _rejected(files, table)], ignore_index=True)
+    if rejected.any():  # in file order, and by line within a file
+        order = {f.shown: i for i, f in enumerate(files)}
+        quarantine = quarantine.assign(_file=quarantine["file"].map(order)).sort_values(
+            ["_file", "line"], kind="stable").drop(columns="_file").reset_index(drop=True)
+    return rows, quarantine, accounts, counted
+
+
+def _rejected(files: list[SourceFile], table: str) -> pd.DataFrame:
+    """Lines the reader set aside as no row of the table, as quarantine rows."""
+    frames = [file.rejected.assign(file=file.shown, table=table, field="")
+              for file in files if len(file.rejected)]
+    if not frames:
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[QUARANTINE_COLUMNS]
 
 
 def _kept(rows: pd.DataFrame, used: np.ndarray, pieces: int = 256) -> pd.DataFrame:
