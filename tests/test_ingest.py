@@ -559,3 +559,42 @@ def test_a_megabyte_cell_is_read(tmp_path):
     data = ingest({"bills": ["bills.csv"]}, tmp_path, TZ)
     assert data.bills["fee_item"].str.len().tolist() == [400_000, 3]
     assert data.quarantine.empty
+
+
+# --- clear errors ------------------------------------------------------------------------
+
+
+def test_an_os_error_names_the_file_in_one_line(tmp_path):
+    (tmp_path / "bills.csv").symlink_to("/proc/self/mem")  # a regular file that cannot be read
+    message = _error(tmp_path, {"bills": ["bills.csv"]}, "canonical")
+    # shown as the file it points to; one line, without a traceback
+    assert message.endswith("/mem: the file cannot be read (Input/output error)")
+
+
+def test_a_column_read_twice_in_the_header_is_an_error_naming_it(tmp_path):
+    (tmp_path / "bills.csv").write_text(
+        "bill_id,community,fee_item,due_date,amount_due,amount_due\n"
+        "B1,a,物业费,2025-09-15,12.30,99.00\n", "utf-8")
+    assert _error(tmp_path, {"bills": ["bills.csv"]}, "canonical") == (
+        "bills.csv: the column 'amount_due' (read as amount_due) appears 2 times in the header "
+        "(columns 5, 6); rename or remove the copies so that it is clear which one to read")
+
+
+def test_an_encrypted_workbook_says_so(tmp_path):
+    # What Excel writes for a password-protected .xlsx: an OLE2 compound file whose
+    # directory names the EncryptedInfo and EncryptedPackage streams (UTF-16 names).
+    body = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + "EncryptionInfo".encode("utf-16-le")
+            + bytes(50) + "EncryptedPackage".encode("utf-16-le") + bytes(1000))
+    (tmp_path / "工单.xlsx").write_bytes(body)
+    assert "工单.xlsx: the workbook is encrypted (password-protected)" in _error(
+        tmp_path, {"tickets": ["工单.xlsx"]})
+
+
+def test_an_xlsx_that_is_csv_text_is_read_as_csv(tmp_path):
+    write_csv(tmp_path / "工单.xlsx", ZH_TICKET_HEADER, [ROW], "gbk")
+    data = ingest({"tickets": ["工单.xlsx"]}, tmp_path, TZ, "zh-generic")
+    assert data.tickets["ticket_id"].tolist() == ["G1"]
+    assert data.tickets.iloc[0]["created_at"] == pd.Timestamp("2025-09-01 08:05", tz=TZ)
+    (tmp_path / "page.xls").write_text("<html><table><tr><td>x</td></tr></table></html>")
+    assert "page.xls: not a readable Excel workbook: the file is HTML or XML text" in _error(
+        tmp_path, {"tickets": ["page.xls"]})

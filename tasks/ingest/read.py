@@ -31,6 +31,7 @@ from yuebao.schema import BILL_KEY, FIELDS, REQUIRED
 
 EXCEL = {".xlsx": "calamine", ".xlsm": "calamine", ".xls": "calamine"}
 _BOM = b"\xef\xbb\xbf"
+REJECTED_COLUMNS = ["line", "code", "value", "raw"]
 
 
 @dataclass
@@ -136,13 +137,8 @@ def _arrow_csv(source: Path | bytes, header_row: int,
     except pa.ArrowInvalid:
         table = pacsv.read_csv(opened(), read_options=read, convert_options=convert,
                                parse_options=pacsv.ParseOptions(newlines_in_values=True))
-    seen: dict[str, int] = {}
-    unique = []
-    for name in names:
-        count = seen.get(name, 0)
-        seen[name] = count + 1
-        unique.append(f"{name}.{count}" if count else name)
-    return table.rename_columns(unique).to_pandas(types_mapper={pa.large_string(): _TEXT}.get)
+    return table.rename_columns(_unique(names)).to_pandas(
+        types_mapper={pa.large_string(): _TEXT}.get)
 
 
 def _record_lines(source: Path | bytes, header_row: int, rows: int) -> np.ndarray:
@@ -224,20 +220,78 @@ def _read_excel(path: Path, mapping: TableMap, shown: str) -> pd.DataFrame:
     return frame
 
 
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
+
+
+def _workbook_kind(path: Path) -> str:
+    """What a file named .xlsx/.xls really is: ``zip`` (xlsx), ``ole2`` (xls),
+    ``encrypted`` (an xlsx with a password is an OLE2 file holding an
+    ``EncryptedPackage`` stream), ``markup`` (HTML/XML text) or ``text``.
+    Systems often name a CSV export ``.xls``; reading it as a workbook would fail
+    with a message about zip files that helps nobody.
+    """
+    with path.open("rb") as file:
+        head = file.read(4096)
+        if head.startswith(_OLE2):
+            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as whole:
+                return "encrypted" if whole.find(_ENCRYPTED) >= 0 else "ole2"
+    if head.startswith(b"PK"):
+        return "zip"
+    if b"\x00" in head or not head.strip():
+        return "other"
+    start = head.removeprefix(_BOM).lstrip()
+    return "markup" if start.startswith(b"<") else "text"
+
+
+def _read_workbook(path: Path, mapping: TableMap, encoding: str,
+                   shown: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An Excel file's cells as text; a "workbook" that is CSV text is read as CSV."""
+    kind = _workbook_kind(path)
+    if kind == "encrypted":
+        raise UsageError(f"{shown}: the workbook is encrypted (password-protected); "
+                         "save it again without a password, or export CSV")
+    if kind == "markup":
+        raise UsageError(f"{shown}: not a readable Excel workbook: the file is HTML or XML "
+                         "text; open it in Excel and save it as .xlsx, or export CSV")
+    if kind == "text":
+        try:
+            frame, rejected = _read_csv(path, mapping, encoding, shown)
+        except UsageError as error:
+            raise UsageError(f"{shown}: not a readable Excel workbook: the file is text, and "
+                             f"not a readable CSV table either ({error})") from error
+        if len(frame.columns) < 3:  # one column and _line: not a table
+            raise UsageError(f"{shown}: not a readable Excel workbook: the file is text with "
+                             "a single column, not a table")
+        return frame, rejected
+    frame = _read_excel(path, mapping, shown)
+    frame["_line"] = np.arange(len(frame)) + mapping.header_row + 1
+    return frame, pd.DataFrame(columns=REJECTED_COLUMNS)
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Repeated names with a suffix as pandas gives it: the second ``note`` is ``note.1``."""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        unique.append(f"{name}.{count}" if count else name)
+    return unique
+
+
 def read_table(path: Path, mapping: TableMap, encoding: str,
                shown: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One file's cells as text, headers trimmed, with the line each row came from;
     and the lines that are no row of the table (see ``_recover``)."""
-    rejected = pd.DataFrame(columns=REJECTED_COLUMNS)
     if path.suffix.lower() in EXCEL:
-        frame = _read_excel(path, mapping, shown)
-        frame["_line"] = np.arange(len(frame)) + mapping.header_row + 1
+        frame, rejected = _read_workbook(path, mapping, encoding, shown)
     else:
         frame, rejected = _read_csv(path, mapping, encoding, shown)
     if len(frame.columns) < 2:
         raise UsageError(f"{shown}: the file is empty")
     lines = frame.pop("_line")
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame.columns = _unique([str(c).strip() for c in frame.columns])
     frame = frame.astype("str").apply(
         lambda column: column.str.strip() if _may_need_trim(column) else column)
     frame["_line"] = lines
@@ -309,14 +363,38 @@ def _require(chosen: dict[str, str], mapping: TableMap, table: str, headers: lis
             f"found: {', '.join(headers)}{_closest(expected, headers, set(chosen.values()))})")
 
 
+def _no_repeated(chosen: dict[str, str], headers: list[str], shown: str) -> None:
+    """A column the profile reads must appear once in the header.
+
+    Two columns named ``缴费金额`` may hold different things (billed and paid);
+    taking the first silently could count the wrong one, so that is an error
+    naming the column. A repeated column that nothing reads is kept with a
+    suffix (``note.1``) and shown in quarantine.csv as it is.
+    """
+    for field_name, column in chosen.items():
+        copies = [i + 1 for i, h in enumerate(headers)
+                  if h == column or (h.startswith(f"{column}.")
+                                     and h[len(column) + 1:].isdigit())]
+        if len(copies) > 1:
+            raise UsageError(
+                f"{shown}: the column {column!r} (read as {field_name}) appears {len(copies)} "
+                f"times in the header (columns {', '.join(map(str, copies))}); rename or remove "
+                "the copies so that it is clear which one to read")
+
+
 def read_source(path: Path, base_dir: Path, profile: Profile, table: str,
                 extra: dict[str, list[str]] | None = None) -> SourceFile:
     """Read one export and rename its columns to the canonical fields of ``table``."""
     mapping = profile.table(table)
     shown = shown_path(path, base_dir)
-    source, rejected = read_table(path, mapping, profile.encoding, shown)
+    try:
+        source, rejected = read_table(path, mapping, profile.encoding, shown)
+    except OSError as error:  # the disk, the network share, a file locked by another program
+        raise UsageError(f"{shown}: the file cannot be read ({error.strerror or error})") \
+            from error
     headers = [c for c in source.columns if c != "_line"]
     chosen = column_sources(headers, mapping, table, extra)
+    _no_repeated(chosen, headers, shown)
     _require(chosen, mapping, table, headers, shown)
     rows = pd.DataFrame({field: source[column] for field, column in chosen.items()},
                         index=source.index)
@@ -351,7 +429,6 @@ def payments_from_bills(bills: list[SourceFile], profile: Profile) -> list[Sourc
 
 # --- row-level recovery --------------------------------------------------------------
 
-REJECTED_COLUMNS = ["line", "code", "value", "raw"]
 # A record longer than this is not an export's row (a 1 MB cell is read; 16 MB is not).
 MAX_RECORD_BYTES = 16 << 20
 # Past this many lines with a stray quote the quote character is likely not '"' at all:
