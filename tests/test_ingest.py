@@ -9,7 +9,7 @@ import io
 import json
 import platform
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -598,3 +598,109 @@ def test_an_xlsx_that_is_csv_text_is_read_as_csv(tmp_path):
     (tmp_path / "page.xls").write_text("<html><table><tr><td>x</td></tr></table></html>")
     assert "page.xls: not a readable Excel workbook: the file is HTML or XML text" in _error(
         tmp_path, {"tickets": ["page.xls"]})
+
+
+# --- profiles: null tokens, label fields, made ids ----------------------------------------
+
+
+def _own_profile(tmp_path, text: str) -> str:
+    profile = tmp_path / "mine.toml"
+    profile.write_text('name = "mine"\nstrict = false\n' + text, "utf-8")
+    return str(profile)
+
+
+def test_null_values_of_the_profile_and_of_a_table_are_empty_cells(tmp_path):
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,community,created_at,resolved_at,satisfaction\n"
+        "T1,a,2025-09-01 08:00,?,N/A\n"        # resolved ? and rating N/A: empty, kept
+        "T2,a,2025-09-01 09:00, - ,5\n"        # "-" after trimming: empty
+        "T3,a,?,2025-09-02 10:00,4\n"          # created ?: missing, quarantined
+        "T4,a,2025-09-01 10:00,无,?x\n", "utf-8")  # "?x" is no token: a dropped rating
+    profile = _own_profile(tmp_path, 'null_values = ["?", "N/A"]\n'
+                                     '[tickets]\nnull_values = ["-", "无"]\n')
+    data = ingest({"tickets": ["tickets.csv"]}, tmp_path, TZ, profile)
+    tickets = data.tickets.set_index("ticket_id")
+    assert tickets.index.tolist() == ["T1", "T2", "T4"]
+    assert tickets["resolved_at"].isna().all()
+    assert tickets["satisfaction"].tolist() == [pd.NA, 5, pd.NA]
+    assert data.quarantine[["line", "code", "field"]].values.tolist() == [
+        [4, "missing", "created_at"]]
+    assert [n["count"] for n in data.notes if n["code"] == "rating_dropped"] == [1]
+
+
+def test_a_values_map_on_a_field_that_takes_no_labels_is_a_profile_error(tmp_path):
+    profile = _own_profile(tmp_path, '[payments.values.amount]\n"免" = "0"\n')
+    assert _error(tmp_path, {"payments": ["x"]}, profile).endswith(
+        "payments.values.amount: 'amount' is not a label field, so its cells are not mapped "
+        "(label fields: community)")
+
+
+RECEIPTS = ("用户编号,小区,缴费日期,缴费金额\n"
+            "U1,锦江,2025-09-01,100.00\n"
+            "U1,锦江,2025-09-01,100.00\n"     # the same user, day and amount: one key
+            "U2,锦江,2025-09-02,50.00\n")
+
+
+@pytest.mark.parametrize(("made", "ids", "duplicate"), [
+    ('["用户编号", "缴费日期", "缴费金额"]',
+     ["U1|2025-09-01|100.00", "U2|2025-09-02|50.00"], 1),
+    ('"@row"', ["缴费记录.csv:2", "缴费记录.csv:3", "缴费记录.csv:4"], 0),
+])
+def test_ids_made_from_columns_or_from_the_line(tmp_path, made, ids, duplicate):
+    (tmp_path / "缴费记录.csv").write_text(RECEIPTS, "utf-8")
+    profile = _own_profile(tmp_path, f'[payments]\nid = {made}\n[payments.columns]\n'
+                                     'community = "小区"\npaid_at = "缴费日期"\n'
+                                     'amount = "缴费金额"\n')
+    data = ingest({"payments": ["缴费记录.csv"]}, tmp_path, TZ, profile)
+    assert data.payments["payment_id"].tolist() == ids
+    assert data.totals()["payments"]["duplicate"] == duplicate
+
+
+# --- implausible dates and unreadable ones ------------------------------------------------
+
+
+def test_dates_before_2000_or_after_the_run_day_are_quarantined_with_the_bounds(tmp_path):
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,community,created_at,resolved_at\n"
+        "T1,a,1969-12-31 23:00:00,\n"               # a system's epoch default
+        "T2,a,2025-09-30 08:00:00,2025-10-02 08:00:00\n"  # resolved two days ahead
+        "T3,a,2025-09-30 08:00:00,2025-10-01 23:59:00\n"  # one day ahead: plausible
+        "T4,a,2000-01-01 00:00:00,\n", "utf-8")
+    (tmp_path / "bills.csv").write_text(
+        BILLS_HEADER + "B1,a,物业费,1900-01-01,10.00\nB2,a,物业费,2026-03-31,10.00\n", "utf-8")
+    data = ingest({"tickets": ["tickets.csv"], "bills": ["bills.csv"]}, tmp_path, TZ,
+                  today=date(2025, 9, 30))
+    assert data.tickets["ticket_id"].tolist() == ["T3", "T4"]
+    assert data.bills["bill_id"].tolist() == ["B2"]  # a due date may lie ahead
+    assert data.quarantine[["table", "line", "code", "field"]].values.tolist() == [
+        ["tickets", 2, "implausible_date", "created_at"],
+        ["tickets", 3, "implausible_date", "resolved_at"],
+        ["bills", 2, "implausible_date", "due_date"]]
+    assert data.date_bounds == {"earliest": "2000-01-01", "latest": "2025-10-02", "days": "1"}
+    from yuebao.tasks.render import quarantine_reasons
+    assert quarantine_reasons(data, "en")["implausible_date"].startswith(
+        "Implausible date: before 2000-01-01, or an event time on or after 2025-10-02 "
+        "(more than 1 day(s) after the run date)")
+
+
+def test_the_date_bounds_are_set_in_the_profile(tmp_path):
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,community,created_at\nT1,a,1999-06-01 08:00:00\nT2,a,2025-10-05 08:00:00\n",
+        "utf-8")
+    profile = _own_profile(tmp_path, '[dates]\nearliest = "1990-01-01"\nlatest_days_ahead = 7\n')
+    data = ingest({"tickets": ["tickets.csv"]}, tmp_path, TZ, profile, today=date(2025, 9, 30))
+    assert data.tickets["ticket_id"].tolist() == ["T1", "T2"]
+
+
+def test_validate_shows_an_unreadable_date_and_the_format_that_reads_it(tmp_path):
+    from yuebao.tasks.render import validation_report
+
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,community,created_at\nT1,a,13-09-2025 08:05\nT2,a,2025-09-13 08:05\n",
+        "utf-8")
+    data = ingest({"tickets": ["tickets.csv"]}, tmp_path, TZ, _own_profile(tmp_path, ""))
+    report = validation_report(data, "config.toml", "mine", "zh")
+    assert '例如值“13-09-2025 08:05”：在映射文件中加上 date_formats = ["%d-%m-%Y %H:%M"] 即可读取' \
+        in report
+    english = validation_report(data, "config.toml", "mine", "en")
+    assert 'e.g. the value "13-09-2025 08:05": add date_formats = ["%d-%m-%Y %H:%M"]' in english

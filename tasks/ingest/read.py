@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from yuebao.errors import UsageError
-from yuebao.profile import Profile, TableMap
+from yuebao.profile import ROW_ID, Profile, TableMap
 from yuebao.schema import BILL_KEY, FIELDS, REQUIRED
 
 EXCEL = {".xlsx": "calamine", ".xlsm": "calamine", ".xls": "calamine"}
@@ -348,10 +348,12 @@ def column_sources(headers: list[str], mapping: TableMap, table: str,
 
 
 def _require(chosen: dict[str, str], mapping: TableMap, table: str, headers: list[str],
-             shown: str) -> None:
+             shown: str, bills: bool = True) -> None:
     available = set(chosen) | set(mapping.constants)
+    if mapping.id is not None:
+        available.add(ID_FIELD[table])
     required = list(REQUIRED[table])
-    if table == "payments" and "bill_id" not in available:
+    if table == "payments" and bills and "bill_id" not in available:
         required += [f for f in BILL_KEY if f not in ("building", "unit", "period")]
     for field in required:
         if field in available:
@@ -382,9 +384,43 @@ def _no_repeated(chosen: dict[str, str], headers: list[str], shown: str) -> None
                 "the copies so that it is clear which one to read")
 
 
+ID_FIELD = {"tickets": "ticket_id", "bills": "bill_id", "payments": "payment_id"}
+
+
+def _nulled(column: pd.Series, nulls: list[str]) -> pd.Series:
+    """Cells equal to one of the profile's null tokens (``?``, ``N/A``, ``无``) as empty."""
+    if not nulls:
+        return column
+    hit = column.isin(nulls)
+    return column.mask(hit, "") if hit.any() else column
+
+
+def _made_id(source: pd.DataFrame, mapping: TableMap, headers: list[str], nulls: list[str],
+             table: str, shown: str) -> pd.Series:
+    """The id of an export that has none: its columns joined with ``|``, or file:line.
+
+    A row whose parts are all empty gets no id (and is quarantined as missing one).
+    """
+    if mapping.id == ROW_ID:
+        return shown + ":" + source["_line"].astype("str")
+    columns = list(mapping.id or [])
+    absent = [c for c in columns if c not in headers]
+    if absent:
+        raise UsageError(f"{shown}: {table}.id names {', '.join(map(repr, absent))}, which "
+                         f"the header does not have (found: {', '.join(headers)})")
+    parts = [_nulled(source[c], nulls) for c in columns]
+    joined = parts[0].str.cat(parts[1:], sep="|") if len(parts) > 1 else parts[0]
+    empty = pd.concat([p.eq("") for p in parts], axis=1).all(axis=1)
+    return joined.mask(empty, "")
+
+
 def read_source(path: Path, base_dir: Path, profile: Profile, table: str,
-                extra: dict[str, list[str]] | None = None) -> SourceFile:
-    """Read one export and rename its columns to the canonical fields of ``table``."""
+                extra: dict[str, list[str]] | None = None, bills: bool = True) -> SourceFile:
+    """Read one export and rename its columns to the canonical fields of ``table``.
+
+    ``bills`` says whether a bills export is configured: payments without one
+    need no bill key (the cash figures only need the payments themselves).
+    """
     mapping = profile.table(table)
     shown = shown_path(path, base_dir)
     try:
@@ -395,11 +431,16 @@ def read_source(path: Path, base_dir: Path, profile: Profile, table: str,
     headers = [c for c in source.columns if c != "_line"]
     chosen = column_sources(headers, mapping, table, extra)
     _no_repeated(chosen, headers, shown)
-    _require(chosen, mapping, table, headers, shown)
-    rows = pd.DataFrame({field: source[column] for field, column in chosen.items()},
-                        index=source.index)
+    _require(chosen, mapping, table, headers, shown, bills)
+    nulls = profile.nulls(table)
+    rows = pd.DataFrame({field: _nulled(source[column], nulls)
+                         for field, column in chosen.items()}, index=source.index)
     for field, value in mapping.constants.items():
         rows[field] = value
+    if mapping.id is not None:
+        rows[ID_FIELD[table]] = _made_id(source, mapping, headers, nulls, table, shown)
+        chosen = {**chosen, ID_FIELD[table]: "+".join(mapping.id) if mapping.id != ROW_ID
+                  else ROW_ID}
     rows["_line"] = source["_line"]
     return SourceFile(path, shown, rows, source.drop(columns="_line"), chosen, rejected)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -53,10 +54,31 @@ class Reader:
     profile: Profile
     table: str
     timezone: str
+    today: date = date.max  # the run's date; date.max: no upper bound
 
     @property
     def mapping(self) -> TableMap:
         return self.profile.table(self.table)
+
+    def bounds(self) -> tuple[date, date]:
+        """The first plausible day, and the first day too late for an event."""
+        dates = self.profile.dates
+        return dates.earliest, date_bound(self.today, dates.latest_days_ahead)
+
+    def implausible(self, values: pd.Series, *, events: bool = True) -> pd.Series:
+        """Dates before ``[dates] earliest`` or, for events (not due dates, which may
+        lie ahead), more than ``latest_days_ahead`` days after the run date."""
+        earliest, latest = self.bounds()
+        aware = isinstance(values.dtype, pd.DatetimeTZDtype)
+
+        def at(day: date) -> pd.Timestamp:
+            moment = pd.Timestamp(day)
+            return moment.tz_localize(self.timezone) if aware else moment
+
+        early = values < at(earliest)
+        if not events or latest == date.max:
+            return early.fillna(False)
+        return (early | (values >= at(latest))).fillna(False)
 
     @property
     def strict(self) -> bool:
@@ -103,6 +125,13 @@ class Reader:
         return values, text.notna() & ~np.asarray(readable, dtype=bool)
 
 
+def date_bound(today: date, days_ahead: int) -> date:
+    """The first day after the plausible ones: ``today`` + ``days_ahead`` + 1."""
+    if today == date.max or today >= date.max - timedelta(days=days_ahead + 1):
+        return date.max
+    return today + timedelta(days=days_ahead + 1)
+
+
 def _first_reason(checks: list[tuple[pd.Series, str, str]], index: pd.Index) -> pd.DataFrame:
     """The first failing check per row: its code and field (empty when valid)."""
     masks = [np.asarray(pd.Series(mask).fillna(False), dtype=bool) for mask, _, _ in checks]
@@ -146,6 +175,7 @@ def tickets(raw: pd.DataFrame, reader: Reader) -> tuple[pd.DataFrame, pd.DataFra
         if name == "created_at":
             checks.append((missing, "missing", name))
         checks.append((bad, "unreadable", name))
+        checks.append((reader.implausible(out[name]), "implausible_date", name))
     for name in TICKET_TIMES[1:]:
         checks.append((out[name] < out["created_at"], "before_created", name))
     for name in ("building", "unit", "description", "reporter_name", "reporter_phone"):
@@ -177,7 +207,9 @@ def bills(raw: pd.DataFrame, reader: Reader) -> tuple[pd.DataFrame, pd.DataFrame
     for name in ("building", "unit", "period"):
         out[name] = reader.text(raw, name)
     out["due_date"], missing, bad = reader.dates(raw, "due_date")
-    checks += [(missing, "missing", "due_date"), (bad, "unreadable", "due_date")]
+    checks += [(missing, "missing", "due_date"), (bad, "unreadable", "due_date"),
+               (reader.implausible(out["due_date"], events=False), "implausible_date",
+                "due_date")]
     out["amount_due"], missing, ambiguous, bad = reader.money(raw, "amount_due")
     checks += [(missing, "missing", "amount_due"),
                (ambiguous, "ambiguous_amount", "amount_due"), (bad, "unreadable", "amount_due"),
@@ -186,12 +218,13 @@ def bills(raw: pd.DataFrame, reader: Reader) -> tuple[pd.DataFrame, pd.DataFrame
 
 
 def payments(raw: pd.DataFrame, reader: Reader,
-             valid_bills: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+             valid_bills: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame, list]:
     """Payments, each tied to one valid bill and so to that bill's community.
 
     ``bill_row`` keeps the tie as found: the row of the bill in ``valid_bills``,
     the bills table of the same ingest, so the fee metrics need not look up
-    millions of bill ids a second time.
+    millions of bill ids a second time. Without a bills export (``None``) a
+    payment stands alone: it needs its own community, and ``bill_row`` is -1.
     """
     out = pd.DataFrame(index=raw.index)
     checks: list[tuple[pd.Series, str, str]] = []
@@ -199,9 +232,16 @@ def payments(raw: pd.DataFrame, reader: Reader,
     checks.append((out["payment_id"].isna(), "missing", "payment_id"))
     out["paid_at"], missing, bad = reader.timestamps(raw, "paid_at")
     checks += [(missing, "missing", "paid_at"), (bad, "unreadable", "paid_at")]
+    checks.append((reader.implausible(out["paid_at"]), "implausible_date", "paid_at"))
     out["amount"], missing, ambiguous, bad = reader.money(raw, "amount")
     checks += [(missing, "missing", "amount"), (ambiguous, "ambiguous_amount", "amount"),
                (bad, "unreadable", "amount")]
+    if valid_bills is None:
+        for name in ("bill_id", "community", "building", "unit", "fee_item", "period"):
+            out[name] = reader.text(raw, name)
+        checks.append((out["community"].isna(), "missing", "community"))
+        out["bill_row"] = np.full(len(raw), -1, dtype=np.int64)
+        return out, _first_reason(checks, raw.index), []
 
     bill_ids = arrow_text(valid_bills["bill_id"])
     bill_id = reader.text(raw, "bill_id")
@@ -288,7 +328,7 @@ def _quarantine(files: list[SourceFile], raw: pd.DataFrame, invalid: pd.Series,
         values = pd.Series("", index=mine.index, dtype="str")
         for name in fields.unique():
             column = file.columns.get(name)
-            if column is not None:
+            if column is not None and column in rows.columns:  # not a made id (a+b, @row)
                 values[fields == name] = rows[column].to_numpy()[(fields == name).to_numpy()]
         frames.append(pd.DataFrame({
             "file": file.shown, "line": mine["_line"].to_numpy(), "table": table,
