@@ -704,3 +704,22 @@ def test_validate_shows_an_unreadable_date_and_the_format_that_reads_it(tmp_path
         in report
     english = validation_report(data, "config.toml", "mine", "en")
     assert 'e.g. the value "13-09-2025 08:05": add date_formats = ["%d-%m-%Y %H:%M"]' in english
+
+
+def test_quarantine_masks_the_reporters_name_and_phone(tmp_path):
+    (tmp_path / "工单.csv").write_text(
+        "工单编号,项目名称,报事时间,报事人,联系电话,报事内容\n"
+        "G1,锦江,,张三丰,13812345678,漏水，请联系13900001111\n"
+        "G2,锦江,2025/9/1 8:05,李四,0571-8888,x\n"
+        "G3,锦江,多余,2025/9/1 8:05,王五,13612345678,x\n", "utf-8")  # too many fields
+    data = ingest({"tickets": ["工单.csv"]}, tmp_path, TZ, "zh-generic")
+    assert data.tickets.iloc[0]["reporter_name"] == "李四"  # the data itself is unchanged
+    first = json.loads(data.quarantine.iloc[0]["raw"])
+    assert (first["报事人"], first["联系电话"], first["报事内容"]) == (
+        "张**", "138****5678", "漏水，请联系139****1111")
+    assert data.quarantine.iloc[0]["line"] == 2
+    assert data.quarantine.iloc[1]["line"] == 4
+    assert "136****5678" in json.loads(data.quarantine.iloc[1]["raw"])["text"]
+    from yuebao.tasks.ingest.validate import mask_phone
+    assert mask_phone(pd.Series(["0571-8888", "1234", ""], dtype="str")).tolist() == [
+        "057**8888", "****", ""]

@@ -313,16 +313,55 @@ def _losers(parsed: pd.DataFrame, valid_rows: np.ndarray, table: str) -> pd.Seri
     return ranked.duplicated(subset=key, keep="last").reindex(parsed.index, fill_value=False)
 
 
+# A mainland mobile number anywhere in a text: 13812345678 -> 138****5678.
+_MOBILE = r"(?<![0-9])(1[3-9][0-9])[0-9]{4}([0-9]{4})(?![0-9])"
+PERSONAL = ("reporter_name", "reporter_phone")
+
+
+def mask_name(text: pd.Series) -> pd.Series:
+    """A person's name as the emails would show it: the first character, then ``*``s."""
+    length = text.str.len().fillna(0).astype(int)
+    stars = pd.Series("*", index=text.index).str.repeat((length - 1).clip(lower=0))
+    return (text.str[:1] + stars).where(length > 0, text)
+
+
+def mask_phone(text: pd.Series) -> pd.Series:
+    """A phone number with all but its first three and last four characters hidden
+    (``138****5678``); a short one entirely."""
+    length = text.str.len().fillna(0).astype(int)
+    middle = pd.Series("*", index=text.index).str.repeat((length - 7).clip(lower=0))
+    short = pd.Series("*", index=text.index).str.repeat(length)
+    return (text.str[:3] + middle + text.str[-4:]).where(length > 7, short).where(length > 0,
+                                                                                  text)
+
+
+def mask_phones_in(text: pd.Series) -> pd.Series:
+    """Mobile numbers inside free text (a description, a rejected line), masked."""
+    return text.str.replace(_MOBILE, r"\1****\2", regex=True)
+
+
+def _masked(rows: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """The source rows with the reporter's name and phone columns masked: quarantine.csv
+    is passed around to fix data, and file and line are enough to find the row."""
+    rows = rows.copy()
+    for field_name, mask in (("reporter_name", mask_name), ("reporter_phone", mask_phone)):
+        column = columns.get(field_name)
+        if column in rows.columns:
+            rows[column] = mask(rows[column].astype("str"))
+    return rows
+
+
 def _quarantine(files: list[SourceFile], raw: pd.DataFrame, invalid: pd.Series,
                 reasons: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Every rejected row with its file, line, reason, the cell at fault and the row as read."""
+    """Every rejected row with its file, line, reason, the cell at fault and the row as read
+    (personal data masked: see ``_masked``)."""
     bad = raw.loc[invalid, ["_source", "_row", "_line"]]
     frames = []
     for number, file in enumerate(files):
         mine = bad[bad["_source"] == number]
         if mine.empty:
             continue
-        rows = file.source.loc[mine["_row"]]
+        rows = _masked(file.source.loc[mine["_row"]], file.columns)
         raw_json = rows.to_json(orient="records", lines=True, force_ascii=False)
         fields = reasons.loc[mine.index, "field"]
         values = pd.Series("", index=mine.index, dtype="str")
@@ -333,7 +372,9 @@ def _quarantine(files: list[SourceFile], raw: pd.DataFrame, invalid: pd.Series,
         frames.append(pd.DataFrame({
             "file": file.shown, "line": mine["_line"].to_numpy(), "table": table,
             "code": reasons.loc[mine.index, "code"].to_numpy(), "field": fields.to_numpy(),
-            "value": values.to_numpy(), "raw": raw_json.strip().split("\n"),
+            "value": values.to_numpy(),
+            "raw": mask_phones_in(pd.Series(raw_json.strip().split("\n"), dtype="str"))
+            .to_numpy(),
         }))
     if not frames:
         return pd.DataFrame(columns=QUARANTINE_COLUMNS)
@@ -386,7 +427,8 @@ def validate_table(table: str, files: list[SourceFile], reader: Reader,
 
 def _rejected(files: list[SourceFile], table: str) -> pd.DataFrame:
     """Lines the reader set aside as no row of the table, as quarantine rows."""
-    frames = [file.rejected.assign(file=file.shown, table=table, field="")
+    frames = [file.rejected.assign(file=file.shown, table=table, field="",
+                                   raw=mask_phones_in(file.rejected["raw"].astype("str")))
               for file in files if len(file.rejected)]
     if not frames:
         return pd.DataFrame(columns=QUARANTINE_COLUMNS)
