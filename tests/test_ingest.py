@@ -676,10 +676,10 @@ def test_dates_before_2000_or_after_the_run_day_are_quarantined_with_the_bounds(
         ["tickets", 2, "implausible_date", "created_at"],
         ["tickets", 3, "implausible_date", "resolved_at"],
         ["bills", 2, "implausible_date", "due_date"]]
-    assert data.date_bounds == {"earliest": "2000-01-01", "latest": "2025-10-02", "days": "1"}
+    assert data.date_bounds == {"earliest": "2000-01-01", "latest": "2025-10-01", "days": "1"}
     from yuebao.tasks.render import quarantine_reasons
     assert quarantine_reasons(data, "en")["implausible_date"].startswith(
-        "Implausible date: before 2000-01-01, or an event time on or after 2025-10-02 "
+        "Implausible date: before 2000-01-01, or an event time after 2025-10-01 "
         "(more than 1 day(s) after the run date)")
 
 

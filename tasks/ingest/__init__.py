@@ -11,7 +11,7 @@ be shown to the user.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -150,7 +150,8 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
         approximate_payments=per_bill is not None,
         columns=shown,
         date_bounds={"earliest": profile.dates.earliest.isoformat(),
-                     "latest": date_bound(today, profile.dates.latest_days_ahead).isoformat(),
+                     "latest": (date_bound(today, profile.dates.latest_days_ahead)
+                                - timedelta(days=1)).isoformat(),  # the last plausible day
                      "days": str(profile.dates.latest_days_ahead)},
     )
 
