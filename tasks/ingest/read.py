@@ -570,15 +570,18 @@ def _recover(source: bytes, header_row: int) -> tuple[pd.DataFrame, pd.DataFrame
                      ["unbalanced_quote", "record_too_long", "too_many_fields",
                       "too_few_fields"], default="")
     good = code == ""
-    kept_start = np.r_[records.start[header], start[good]]
-    kept_end = np.minimum(np.r_[records.end[header], end[good]] + 1, len(text))
-    marks = np.zeros(len(text) + 1, dtype=np.int64)
-    np.add.at(marks, kept_start, 1)
-    np.add.at(marks, kept_end, -1)
-    clean = text[np.cumsum(marks[:-1]) > 0].tobytes()
+    # The text without what comes before the header and without the rejected records:
+    # a few slices between them, however many rows are kept (blank lines stay; the
+    # reader skips them as before).
+    cut_start = np.r_[0, start[~good]]
+    cut_end = np.r_[records.start[header], np.minimum(end[~good] + 1, len(text))]
+    keep_from, keep_to = cut_end, np.r_[cut_start[1:], len(text)]
+    clean = b"".join(source[int(a):int(b)] for a, b in zip(keep_from, keep_to, strict=True)
+                     if b > a)
     if not clean.endswith(b"\n"):
         clean += b"\n"
-    longest = int((np.r_[kept_end - kept_start, 0]).max())
+    lengths = np.r_[records.end[header] - records.start[header], end[good] - start[good]]
+    longest = int(lengths.max())
     frame = _arrow_csv(clean, 1, block_size=max(1 << 20, 1 << int(longest * 2).bit_length()))
     if len(frame) != int(good.sum()):
         raise ValueError("the rows could not be told apart reliably")
