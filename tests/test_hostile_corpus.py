@@ -23,7 +23,12 @@ from yuebao.months import Month
 from yuebao.tasks.draft import draft_task
 from yuebao.tasks.ingest import ingest, ingest_task
 from yuebao.tasks.metrics import history_task, metrics_task
-from yuebao.tasks.render import quarantine_reasons, render_review, validation_report
+from yuebao.tasks.render import (
+    quarantine_reasons,
+    render_review,
+    render_task,
+    validation_report,
+)
 
 CORPUS = Path(__file__).parent / "data" / "hostile"
 CASES = tomllib.loads((CORPUS / "manifest.toml").read_text("utf-8"))["case"]
@@ -122,6 +127,10 @@ def test_a_month_from_a_hostile_export_has_the_figures_worked_out_by_hand(case, 
         drafts = draft_task.fn(metrics, history, config, period)
         zh, _ = render_review(drafts["_portfolio"], "zh")
         en, _ = render_review(drafts["_portfolio"], "en")
+        written = render_task.fn(drafts, metrics.documents, ingested, config, period)
+    assert written.failures == {}  # every scope's draft, workbook and document written
+    quarantine = (written.month_dir / "quarantine.csv").read_text("utf-8-sig").splitlines()
+    assert len(quarantine) == 1 + len(case["quarantined"])
     portfolio = metrics.documents["_portfolio"]
     for path, expected in month["expect"].items():
         assert _kpi(portfolio, path) == (None if expected == "null" else expected), path
