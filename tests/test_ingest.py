@@ -723,3 +723,17 @@ def test_quarantine_masks_the_reporters_name_and_phone(tmp_path):
     from yuebao.tasks.ingest.validate import mask_phone
     assert mask_phone(pd.Series(["0571-8888", "1234", ""], dtype="str")).tolist() == [
         "057**8888", "****", ""]
+
+
+def test_a_clean_file_never_takes_the_slow_path(tmp_path, monkeypatch):
+    import yuebao.tasks.ingest.read as read
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a clean file was split row by row")
+
+    monkeypatch.setattr(read, "_recover", refuse)
+    (tmp_path / "bills.csv").write_text(
+        BILLS_HEADER + 'B1,锦江,"两行\n备注",2025-09-15,10.00\nB2,锦江,物业费,2025-09-15,20.00\n',
+        "utf-8")
+    data = ingest({"bills": ["bills.csv"]}, tmp_path, TZ)
+    assert data.bills["bill_id"].tolist() == ["B1", "B2"]
