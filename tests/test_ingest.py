@@ -638,6 +638,27 @@ def test_a_values_map_on_a_field_that_takes_no_labels_is_a_profile_error(tmp_pat
         "(label fields: community)")
 
 
+@pytest.mark.parametrize(("table", "expected"), [
+    ('[tickets.values.satisfaction]\n"满意" = 9\n', "tickets.values.satisfaction: 9 is not a "
+     "rating from 1 to 5"),
+    ('[tickets.values.cancelled]\n"作废" = "yes"\n', "tickets.values.cancelled: 'yes' is not "
+     "true or false"),
+    ('[tickets.values.reopened]\n"一次" = true\n', "tickets.values.reopened: True is not a count"),
+])
+def test_a_label_must_map_to_a_value_its_field_can_hold(tmp_path, table, expected):
+    assert expected in _error(tmp_path, {"tickets": ["x"]}, _own_profile(tmp_path, table))
+
+
+def test_a_repeated_column_in_a_workbook_is_an_error_too(tmp_path):
+    book = openpyxl.Workbook()
+    book.active.append(["bill_id", "community", "fee_item", "due_date", "amount_due",
+                        "amount_due"])
+    book.active.append(["B1", "a", "物业费", "2025-09-15", "12.30", "99.00"])
+    book.save(tmp_path / "bills.xlsx")
+    assert "bills.xlsx: the column 'amount_due' (read as amount_due) appears 2 times" in _error(
+        tmp_path, {"bills": ["bills.xlsx"]}, "canonical")
+
+
 RECEIPTS = ("用户编号,小区,缴费日期,缴费金额\n"
             "U1,锦江,2025-09-01,100.00\n"
             "U1,锦江,2025-09-01,100.00\n"     # the same user, day and amount: one key

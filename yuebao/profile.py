@@ -9,6 +9,7 @@ a company writes its own file and names it in ``sources.profile``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -28,6 +29,14 @@ LABEL_FIELDS = {"tickets": ("type", "category", "priority", "satisfaction", "reo
                             "cancelled", "community"),
                 "bills": ("community",), "payments": ("community",)}
 ROW_ID = "@row"
+# What a label of these fields must map to (a rating, a count, a flag), and its words.
+# A label may map to the value as text too ("4", "true"): that is how cells are read.
+_LABEL_KINDS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "satisfaction": (lambda v: not isinstance(v, bool) and str(v) in ("1", "2", "3", "4", "5"),
+                     "a rating from 1 to 5"),
+    "reopened": (lambda v: not isinstance(v, bool) and str(v).isdigit(), "a count (0 or more)"),
+    "cancelled": (lambda v: str(v).lower() in ("true", "false"), "true or false"),
+}
 
 
 class _Strict(BaseModel):
@@ -122,6 +131,11 @@ def _check(profile: Profile, shown: str) -> Profile:
                 takes = ", ".join(LABEL_FIELDS[table]) or "none"
                 raise UsageError(f"{shown}: {table}.values.{name}: {name!r} is not a label "
                                  f"field, so its cells are not mapped (label fields: {takes})")
+            kind = _LABEL_KINDS.get(name)
+            wrong = [v for v in labels.values() if kind and not kind[0](v)]
+            if wrong:
+                raise UsageError(f"{shown}: {table}.values.{name}: {wrong[0]!r} is not "
+                                 f"{kind[1]}")
             codes = _ENUMS.get(name)
             bad = [v for v in labels.values() if codes and v not in codes]
             if bad:
