@@ -169,7 +169,7 @@ def fee_problems(current: dict, previous: dict | None, target: float | None) -> 
                                      extra={"name": name, "arrears_at_end": g["arrears_at_end"]},
                                      score=SCORE["low_collection"]
                                      + (threshold - g["collection_rate_month"]) / 5))
-    if previous and previous.get("fees"):
+    if previous and previous.get("fees") and previous["fees"]["aging"] and fees["aging"]:
         old, new = previous["fees"]["aging"]["366+"], fees["aging"]["366+"]
         if new > old:
             score = SCORE["arrears_aged"] + _significance("money", new, old) / 10

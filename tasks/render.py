@@ -36,6 +36,7 @@ from yuebao.inert import inert_csv, markdown_data, markdown_plain
 from yuebao.months import Month
 from yuebao.tasks.document import write_review_docx
 from yuebao.tasks.ingest import Ingested
+from yuebao.tasks.ingest.parse import suggest_format
 from yuebao.tasks.spreadsheet import write_metrics_xlsx
 from yuebao.words import labels, month_name
 
@@ -133,9 +134,20 @@ def subject(draft: dict, language: str) -> str:
     return environment(language).get_template("subject.txt.j2").render(d=draft).strip()
 
 
+DATE_FIELDS = ("created_at", "first_response_at", "resolved_at", "closed_at", "due_date",
+               "paid_at")
+
+
+def quarantine_reasons(ingested: Ingested, language: str) -> dict[str, str]:
+    """The quarantine labels, with the run's date bounds filled in (implausible_date)."""
+    bounds = {"earliest": "?", "latest": "?", "days": "?", **ingested.date_bounds}
+    return {code: text.format_map(bounds) if "{" in text else text
+            for code, text in labels(language).get("quarantine", {}).items()}
+
+
 def quality_files(month_dir: Path, ingested: Ingested, language: str) -> None:
     """``quarantine.csv`` and ``data_quality.json`` of one month's run."""
-    reasons = labels(language).get("quarantine", {})
+    reasons = quarantine_reasons(ingested, language)
     quarantine = ingested.quarantine.assign(
         reason=ingested.quarantine["code"].map(reasons).fillna(ingested.quarantine["code"]))
     month_dir.mkdir(parents=True, exist_ok=True)
@@ -288,6 +300,14 @@ def validation_report(ingested: Ingested, config_path: str, profile: str, langua
          "examples": group["where"].head(3).tolist()}
         for (table, code, field), group in q.groupby(["table", "code", "field"], sort=False)
     ]
+    texts = quarantine_reasons(ingested, language)
+    for reason, (_, group) in zip(reasons, q.groupby(["table", "code", "field"], sort=False),
+                                  strict=True):
+        reason["label"] = texts.get(reason["code"], reason["code"])
+        if reason["code"] == "unreadable" and reason["field"] in DATE_FIELDS:
+            # One value as the file has it, and the date_formats entry that reads it.
+            value = str(group["value"].iloc[0])
+            reason["value"], reason["format"] = value, suggest_format(value)
     in_month = None
     if month is not None:
         start, end = month.start(timezone), month.end(timezone)

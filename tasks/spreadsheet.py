@@ -301,7 +301,7 @@ def _by_building(fees: dict | None, words: _Words, portfolio: bool,
                  names: dict[str, str]) -> tuple[list, list, str | None]:
     lead = [words.column["community"]] if portfolio else []
     headers = [*lead, words.column["building"], *_group_headers(words)]
-    if not fees:
+    if not fees or fees["aging"] is None:
         return headers, [], _missing(words, "bills")
     # Communities in the configured order (that of ``names``), buildings by number.
     position = {community: index for index, community in enumerate(names)}
@@ -321,7 +321,7 @@ def _by_building(fees: dict | None, words: _Words, portfolio: bool,
 
 def _by_fee_item(fees: dict | None, words: _Words) -> tuple[list, list, str | None]:
     headers = [words.column["fee_item"], *_group_headers(words)]
-    if not fees:
+    if not fees or fees["aging"] is None:
         return headers, [], _missing(words, "bills")
     rows = [[(item, "text"), *_group_cells(group)] for item, group in fees["by_fee_item"].items()]
     return headers, rows, None if rows else words.text["no_rows"]
@@ -330,7 +330,7 @@ def _by_fee_item(fees: dict | None, words: _Words) -> tuple[list, list, str | No
 def _aging(fees: dict | None, words: _Words) -> tuple[list, list, str | None]:
     headers = [words.column["aging"], words.with_unit(words.column["arrears"], "money"),
                words.column["share"], words.column["key"]]
-    if not fees:
+    if not fees or fees["aging"] is None:  # no bills export (payments alone: cash only)
         return headers, [], _missing(words, "bills")
     aging = fees["aging"]
     total = sum(aging.values())

@@ -9,7 +9,7 @@ import io
 import json
 import platform
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -312,8 +312,6 @@ def test_empty_unreadable_and_not_a_table(tmp_path):
                           ("bom.csv", b"\xef\xbb\xbf \r\n")):
         (tmp_path / name).write_bytes(content)
         assert f"{name}: the file is empty" in _error(tmp_path, {"tickets": [name]})
-    (tmp_path / "ragged.csv").write_text("ticket_id,community,created_at\nT1,a\n", "utf-8")
-    assert "ragged.csv: not a readable CSV table" in _error(tmp_path, {"tickets": ["ragged.csv"]})
     (tmp_path / "bad.csv").write_bytes(b"\xff\xfe\xff,\xff\n\xff\xff,\x80\n")
     assert "not readable as UTF-8, GBK or GB18030" in _error(tmp_path, {"tickets": ["bad.csv"]})
     (tmp_path / "binary.csv").write_bytes(b"PK\x03\x04\x00\x00binary")
@@ -521,3 +519,245 @@ def test_a_title_line_above_the_header_keeps_the_line_numbers(tmp_path):
     data = ingest({"tickets": ["工单.csv"]}, tmp_path, TZ, str(profile))
     assert data.quarantine[["line", "value"]].values.tolist() == [[6, "坏时间"]]
     assert data.tickets["description"].tolist() == ["两行\n内容"]
+
+
+# --- rows that are not rows: recovery line by line --------------------------------------
+
+BILLS_HEADER = "bill_id,community,fee_item,due_date,amount_due\n"
+
+
+def test_a_bad_line_is_quarantined_with_its_line_and_the_rest_is_read(tmp_path):
+    text = (BILLS_HEADER
+            + "B1,锦江,物业费,2025-09-15,10.00\n"            # line 2: used
+            + "B2,锦江,物业费,2025-09-15,20.00,多,余\n"       # line 3: 7 fields
+            + "B3,锦江\n"                                     # line 4: 2 fields
+            + '"B4,锦江,物业费,2025-09-15,40.00\n'            # line 5: quote never closed
+            + "B5,锦江,物业费,2025-09-15,50.00\n"             # line 6: used
+            + "x" * 100_000 + "\n"                           # line 7: garbage, 1 field
+            + 'B6,锦江,"两行\n备注",2025-09-15,60.00\n'        # lines 8-9: used
+            + "\n"                                           # line 10: blank, skipped
+            + "B7,锦江,物业费,2025-09-15,70.00")               # line 11: used, no final break
+    (tmp_path / "bills.csv").write_bytes(text.encode("utf-8"))
+    data = ingest({"bills": ["bills.csv"]}, tmp_path, TZ)
+    assert data.bills["bill_id"].tolist() == ["B1", "B5", "B6", "B7"]
+    assert data.bills["amount_due"].tolist() == [1000, 5000, 6000, 7000]
+    assert data.bills.set_index("bill_id").loc["B6", "fee_item"] == "两行\n备注"
+    q = data.quarantine
+    assert q[["line", "code", "value"]].values.tolist() == [
+        [3, "too_many_fields", "7/5"], [4, "too_few_fields", "2/5"],
+        [5, "unbalanced_quote", "1/5"], [7, "too_few_fields", "1/5"]]
+    assert json.loads(q.iloc[1]["raw"]) == {"text": "B3,锦江"}
+    assert len(json.loads(q.iloc[3]["raw"])["text"]) == 10_001  # cut, with an ellipsis
+    assert data.totals()["bills"] == {"read": 8, "used": 4, "quarantined": 4, "duplicate": 0}
+
+
+@pytest.mark.parametrize("characters", [400_000, 1_000_000])
+def test_a_megabyte_cell_is_read(tmp_path, characters):
+    # 1.2 MB of UTF-8 pyarrow reads as it is; 3 MB straddles its 1 MB blocks, and is
+    # read again with blocks large enough.
+    cell = "长" * characters
+    (tmp_path / "bills.csv").write_text(
+        BILLS_HEADER + f'B1,锦江,"{cell}",2025-09-15,10.00\nB2,锦江,物业费,2025-09-15,20.00\n',
+        "utf-8")
+    data = ingest({"bills": ["bills.csv"]}, tmp_path, TZ)
+    assert data.bills["fee_item"].str.len().tolist() == [characters, 3]
+    assert data.quarantine.empty
+
+
+# --- clear errors ------------------------------------------------------------------------
+
+
+def test_an_os_error_names_the_file_in_one_line(tmp_path):
+    (tmp_path / "bills.csv").symlink_to("/proc/self/mem")  # a regular file that cannot be read
+    message = _error(tmp_path, {"bills": ["bills.csv"]}, "canonical")
+    # shown as the file it points to; one line, without a traceback
+    assert message.endswith("/mem: the file cannot be read (Input/output error)")
+
+
+def test_a_column_read_twice_in_the_header_is_an_error_naming_it(tmp_path):
+    (tmp_path / "bills.csv").write_text(
+        "bill_id,community,fee_item,due_date,amount_due,amount_due\n"
+        "B1,a,物业费,2025-09-15,12.30,99.00\n", "utf-8")
+    assert _error(tmp_path, {"bills": ["bills.csv"]}, "canonical") == (
+        "bills.csv: the column 'amount_due' (read as amount_due) appears 2 times in the header "
+        "(columns 5, 6); rename or remove the copies so that it is clear which one to read")
+
+
+def test_an_encrypted_workbook_says_so(tmp_path):
+    # What Excel writes for a password-protected .xlsx: an OLE2 compound file whose
+    # directory names the EncryptedInfo and EncryptedPackage streams (UTF-16 names).
+    body = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + "EncryptionInfo".encode("utf-16-le")
+            + bytes(50) + "EncryptedPackage".encode("utf-16-le") + bytes(1000))
+    (tmp_path / "工单.xlsx").write_bytes(body)
+    assert "工单.xlsx: the workbook is encrypted (password-protected)" in _error(
+        tmp_path, {"tickets": ["工单.xlsx"]})
+
+
+def test_an_xlsx_that_is_csv_text_is_read_as_csv(tmp_path):
+    write_csv(tmp_path / "工单.xlsx", ZH_TICKET_HEADER, [ROW], "gbk")
+    data = ingest({"tickets": ["工单.xlsx"]}, tmp_path, TZ, "zh-generic")
+    assert data.tickets["ticket_id"].tolist() == ["G1"]
+    assert data.tickets.iloc[0]["created_at"] == pd.Timestamp("2025-09-01 08:05", tz=TZ)
+    (tmp_path / "page.xls").write_text("<html><table><tr><td>x</td></tr></table></html>")
+    assert "page.xls: not a readable Excel workbook: the file is HTML or XML text" in _error(
+        tmp_path, {"tickets": ["page.xls"]})
+
+
+# --- profiles: null tokens, label fields, made ids ----------------------------------------
+
+
+def _own_profile(tmp_path, text: str) -> str:
+    profile = tmp_path / "mine.toml"
+    profile.write_text('name = "mine"\nstrict = false\n' + text, "utf-8")
+    return str(profile)
+
+
+def test_null_values_of_the_profile_and_of_a_table_are_empty_cells(tmp_path):
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,community,created_at,resolved_at,satisfaction\n"
+        "T1,a,2025-09-01 08:00,?,N/A\n"        # resolved ? and rating N/A: empty, kept
+        "T2,a,2025-09-01 09:00, - ,5\n"        # "-" after trimming: empty
+        "T3,a,?,2025-09-02 10:00,4\n"          # created ?: missing, quarantined
+        "T4,a,2025-09-01 10:00,无,?x\n", "utf-8")  # "?x" is no token: a dropped rating
+    profile = _own_profile(tmp_path, 'null_values = ["?", "N/A"]\n'
+                                     '[tickets]\nnull_values = ["-", "无"]\n')
+    data = ingest({"tickets": ["tickets.csv"]}, tmp_path, TZ, profile)
+    tickets = data.tickets.set_index("ticket_id")
+    assert tickets.index.tolist() == ["T1", "T2", "T4"]
+    assert tickets["resolved_at"].isna().all()
+    assert tickets["satisfaction"].tolist() == [pd.NA, 5, pd.NA]
+    assert data.quarantine[["line", "code", "field"]].values.tolist() == [
+        [4, "missing", "created_at"]]
+    assert [n["count"] for n in data.notes if n["code"] == "rating_dropped"] == [1]
+
+
+def test_a_values_map_on_a_field_that_takes_no_labels_is_a_profile_error(tmp_path):
+    profile = _own_profile(tmp_path, '[payments.values.amount]\n"免" = "0"\n')
+    assert _error(tmp_path, {"payments": ["x"]}, profile).endswith(
+        "payments.values.amount: 'amount' is not a label field, so its cells are not mapped "
+        "(label fields: community)")
+
+
+@pytest.mark.parametrize(("table", "expected"), [
+    ('[tickets.values.satisfaction]\n"满意" = 9\n', "tickets.values.satisfaction: 9 is not a "
+     "rating from 1 to 5"),
+    ('[tickets.values.cancelled]\n"作废" = "yes"\n', "tickets.values.cancelled: 'yes' is not "
+     "true or false"),
+    ('[tickets.values.reopened]\n"一次" = true\n', "tickets.values.reopened: True is not a count"),
+])
+def test_a_label_must_map_to_a_value_its_field_can_hold(tmp_path, table, expected):
+    assert expected in _error(tmp_path, {"tickets": ["x"]}, _own_profile(tmp_path, table))
+
+
+def test_a_repeated_column_in_a_workbook_is_an_error_too(tmp_path):
+    book = openpyxl.Workbook()
+    book.active.append(["bill_id", "community", "fee_item", "due_date", "amount_due",
+                        "amount_due"])
+    book.active.append(["B1", "a", "物业费", "2025-09-15", "12.30", "99.00"])
+    book.save(tmp_path / "bills.xlsx")
+    assert "bills.xlsx: the column 'amount_due' (read as amount_due) appears 2 times" in _error(
+        tmp_path, {"bills": ["bills.xlsx"]}, "canonical")
+
+
+RECEIPTS = ("用户编号,小区,缴费日期,缴费金额\n"
+            "U1,锦江,2025-09-01,100.00\n"
+            "U1,锦江,2025-09-01,100.00\n"     # the same user, day and amount: one key
+            "U2,锦江,2025-09-02,50.00\n")
+
+
+@pytest.mark.parametrize(("made", "ids", "duplicate"), [
+    ('["用户编号", "缴费日期", "缴费金额"]',
+     ["U1|2025-09-01|100.00", "U2|2025-09-02|50.00"], 1),
+    ('"@row"', ["缴费记录.csv:2", "缴费记录.csv:3", "缴费记录.csv:4"], 0),
+])
+def test_ids_made_from_columns_or_from_the_line(tmp_path, made, ids, duplicate):
+    (tmp_path / "缴费记录.csv").write_text(RECEIPTS, "utf-8")
+    profile = _own_profile(tmp_path, f'[payments]\nid = {made}\n[payments.columns]\n'
+                                     'community = "小区"\npaid_at = "缴费日期"\n'
+                                     'amount = "缴费金额"\n')
+    data = ingest({"payments": ["缴费记录.csv"]}, tmp_path, TZ, profile)
+    assert data.payments["payment_id"].tolist() == ids
+    assert data.totals()["payments"]["duplicate"] == duplicate
+
+
+# --- implausible dates and unreadable ones ------------------------------------------------
+
+
+def test_dates_before_2000_or_after_the_run_day_are_quarantined_with_the_bounds(tmp_path):
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,community,created_at,resolved_at\n"
+        "T1,a,1969-12-31 23:00:00,\n"               # a system's epoch default
+        "T2,a,2025-09-30 08:00:00,2025-10-02 08:00:00\n"  # resolved two days ahead
+        "T3,a,2025-09-30 08:00:00,2025-10-01 23:59:00\n"  # one day ahead: plausible
+        "T4,a,2000-01-01 00:00:00,\n", "utf-8")
+    (tmp_path / "bills.csv").write_text(
+        BILLS_HEADER + "B1,a,物业费,1900-01-01,10.00\nB2,a,物业费,2026-03-31,10.00\n", "utf-8")
+    data = ingest({"tickets": ["tickets.csv"], "bills": ["bills.csv"]}, tmp_path, TZ,
+                  today=date(2025, 9, 30))
+    assert data.tickets["ticket_id"].tolist() == ["T3", "T4"]
+    assert data.bills["bill_id"].tolist() == ["B2"]  # a due date may lie ahead
+    assert data.quarantine[["table", "line", "code", "field"]].values.tolist() == [
+        ["tickets", 2, "implausible_date", "created_at"],
+        ["tickets", 3, "implausible_date", "resolved_at"],
+        ["bills", 2, "implausible_date", "due_date"]]
+    assert data.date_bounds == {"earliest": "2000-01-01", "latest": "2025-10-01", "days": "1"}
+    from yuebao.tasks.render import quarantine_reasons
+    assert quarantine_reasons(data, "en")["implausible_date"].startswith(
+        "Implausible date: before 2000-01-01, or an event time after 2025-10-01 "
+        "(more than 1 day(s) after the run date)")
+
+
+def test_the_date_bounds_are_set_in_the_profile(tmp_path):
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,community,created_at\nT1,a,1999-06-01 08:00:00\nT2,a,2025-10-05 08:00:00\n",
+        "utf-8")
+    profile = _own_profile(tmp_path, '[dates]\nearliest = "1990-01-01"\nlatest_days_ahead = 7\n')
+    data = ingest({"tickets": ["tickets.csv"]}, tmp_path, TZ, profile, today=date(2025, 9, 30))
+    assert data.tickets["ticket_id"].tolist() == ["T1", "T2"]
+
+
+def test_validate_shows_an_unreadable_date_and_the_format_that_reads_it(tmp_path):
+    from yuebao.tasks.render import validation_report
+
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,community,created_at\nT1,a,13-09-2025 08:05\nT2,a,2025-09-13 08:05\n",
+        "utf-8")
+    data = ingest({"tickets": ["tickets.csv"]}, tmp_path, TZ, _own_profile(tmp_path, ""))
+    report = validation_report(data, "config.toml", "mine", "zh")
+    assert '例如值“13-09-2025 08:05”：在映射文件中加上 date_formats = ["%d-%m-%Y %H:%M"] 即可读取' \
+        in report
+    english = validation_report(data, "config.toml", "mine", "en")
+    assert 'e.g. the value "13-09-2025 08:05": add date_formats = ["%d-%m-%Y %H:%M"]' in english
+
+
+def test_quarantine_masks_the_reporters_name_and_phone(tmp_path):
+    (tmp_path / "工单.csv").write_text(
+        "工单编号,项目名称,报事时间,报事人,联系电话,报事内容\n"
+        "G1,锦江,,张三丰,13812345678,漏水，请联系13900001111\n"
+        "G2,锦江,2025/9/1 8:05,李四,0571-8888,x\n"
+        "G3,锦江,多余,2025/9/1 8:05,王五,13612345678,x\n", "utf-8")  # too many fields
+    data = ingest({"tickets": ["工单.csv"]}, tmp_path, TZ, "zh-generic")
+    assert data.tickets.iloc[0]["reporter_name"] == "李四"  # the data itself is unchanged
+    first = json.loads(data.quarantine.iloc[0]["raw"])
+    assert (first["报事人"], first["联系电话"], first["报事内容"]) == (
+        "张**", "138****5678", "漏水，请联系139****1111")
+    assert data.quarantine.iloc[0]["line"] == 2
+    assert data.quarantine.iloc[1]["line"] == 4
+    assert "136****5678" in json.loads(data.quarantine.iloc[1]["raw"])["text"]
+    from yuebao.tasks.ingest.validate import mask_phone
+    assert mask_phone(pd.Series(["0571-8888", "1234", ""], dtype="str")).tolist() == [
+        "057**8888", "****", ""]
+
+
+def test_a_clean_file_never_takes_the_slow_path(tmp_path, monkeypatch):
+    import yuebao.tasks.ingest.read as read
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a clean file was split row by row")
+
+    monkeypatch.setattr(read, "_recover", refuse)
+    (tmp_path / "bills.csv").write_text(
+        BILLS_HEADER + 'B1,锦江,"两行\n备注",2025-09-15,10.00\nB2,锦江,物业费,2025-09-15,20.00\n',
+        "utf-8")
+    data = ingest({"bills": ["bills.csv"]}, tmp_path, TZ)
+    assert data.bills["bill_id"].tolist() == ["B1", "B2"]

@@ -9,6 +9,8 @@ a company writes its own file and names it in ``sources.profile``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -20,6 +22,21 @@ from yuebao.schema import FIELDS, PRIORITIES, TICKET_CATEGORIES, TICKET_TYPES
 
 ENCODINGS = ("auto", "utf-8", "utf-8-sig", "gbk", "gb18030")
 _ENUMS = {"type": TICKET_TYPES, "category": TICKET_CATEGORIES, "priority": PRIORITIES}
+# The fields whose cells are labels a system spells its own way (``values``): codes,
+# ratings, flags, and the community (to rename one, see metrics.build_scope). On any
+# other field (an id, a date, an amount) a label map would rewrite data: an error.
+LABEL_FIELDS = {"tickets": ("type", "category", "priority", "satisfaction", "reopened",
+                            "cancelled", "community"),
+                "bills": ("community",), "payments": ("community",)}
+ROW_ID = "@row"
+# What a label of these fields must map to (a rating, a count, a flag), and its words.
+# A label may map to the value as text too ("4", "true"): that is how cells are read.
+_LABEL_KINDS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "satisfaction": (lambda v: not isinstance(v, bool) and str(v) in ("1", "2", "3", "4", "5"),
+                     "a rating from 1 to 5"),
+    "reopened": (lambda v: not isinstance(v, bool) and str(v).isdigit(), "a count (0 or more)"),
+    "cancelled": (lambda v: str(v).lower() in ("true", "false"), "true or false"),
+}
 
 
 class _Strict(BaseModel):
@@ -36,6 +53,16 @@ class TableMap(_Strict):
     keyword_fields: list[str] = ["description"]
     sheet: str | int | None = None
     header_row: int = Field(default=1, ge=1)
+    # Cells that mean "no value" in this table's exports, besides the profile's.
+    null_values: list[str] = []
+    # Where an export has no id column: several columns joined into one key, or
+    # "@row" (file and physical line). Both are weaker for de-duplication (README).
+    id: list[str] | Literal["@row"] | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_columns(cls, value: object) -> object:
+        return [value] if isinstance(value, str) and value != ROW_ID else value
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -60,12 +87,23 @@ class PerBillPayments(_Strict):
         return [value] if isinstance(value, str) else value
 
 
+class DateBounds(_Strict):
+    """Dates outside these bounds are typing errors or system defaults (1900-01-01,
+    1970-01-01, 2099-12-31), not events: such a row is quarantined, so that a 1969
+    ticket is never counted as open and overdue for half a century."""
+
+    earliest: date = date(2000, 1, 1)
+    latest_days_ahead: int = Field(default=1, ge=0)
+
+
 class Profile(_Strict):
     name: str
     description: str = ""
     encoding: Literal[ENCODINGS] = "auto"  # type: ignore[valid-type]
     strict: bool = False
     date_formats: list[str] = []
+    null_values: list[str] = []
+    dates: DateBounds = DateBounds()
     payments_mode: Literal["ledger", "per_bill"] = "ledger"
     per_bill: PerBillPayments | None = None
     tickets: TableMap = TableMap()
@@ -74,6 +112,10 @@ class Profile(_Strict):
 
     def table(self, name: str) -> TableMap:
         return getattr(self, name)
+
+    def nulls(self, name: str) -> list[str]:
+        """The cells read as empty in one table: the profile's and the table's own."""
+        return [*self.null_values, *self.table(name).null_values]
 
 
 def _check(profile: Profile, shown: str) -> Profile:
@@ -85,6 +127,15 @@ def _check(profile: Profile, shown: str) -> Profile:
                 raise UsageError(f"{shown}: {table}: {name!r} is not a canonical field of "
                                  f"{table} ({', '.join(FIELDS[table])})")
         for name, labels in mapping.values.items():
+            if name in FIELDS[table] and name not in LABEL_FIELDS[table]:
+                takes = ", ".join(LABEL_FIELDS[table]) or "none"
+                raise UsageError(f"{shown}: {table}.values.{name}: {name!r} is not a label "
+                                 f"field, so its cells are not mapped (label fields: {takes})")
+            kind = _LABEL_KINDS.get(name)
+            wrong = [v for v in labels.values() if kind and not kind[0](v)]
+            if wrong:
+                raise UsageError(f"{shown}: {table}.values.{name}: {wrong[0]!r} is not "
+                                 f"{kind[1]}")
             codes = _ENUMS.get(name)
             bad = [v for v in labels.values() if codes and v not in codes]
             if bad:

@@ -11,14 +11,15 @@ be shown to the user.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from yuebao.config import Config
-from yuebao.errors import UsageError
 from yuebao.memory import keep_freed_memory
 from yuebao.profile import Profile, load_profile
 from yuebao.schema import TABLES
@@ -27,6 +28,7 @@ from yuebao.tasks.ingest.validate import (
     ACCOUNT_COLUMNS,
     QUARANTINE_COLUMNS,
     Reader,
+    date_bound,
     empty_table,
     validate_table,
 )
@@ -49,6 +51,8 @@ class Ingested:
     available: frozenset[str] = frozenset()
     approximate_payments: bool = False
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The plausible dates of the run, for the implausible_date reason (labels.toml).
+    date_bounds: dict[str, str] = field(default_factory=dict)
 
     def totals(self) -> dict[str, dict[str, int]]:
         """Row counts per table, the ``data_quality`` block of metrics.json."""
@@ -83,7 +87,7 @@ def _available(columns: dict[str, list[dict[str, str]]], profile: Profile) -> fr
 
 
 def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
-           profile: Profile | str = "canonical") -> Ingested:
+           profile: Profile | str = "canonical", today: date | None = None) -> Ingested:
     """Read every configured export into the canonical tables.
 
     ``sources`` maps a table name to its paths or globs; a table left out is
@@ -95,10 +99,11 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
     keep_freed_memory()
     if isinstance(profile, str):
         profile = load_profile(profile, base_dir)
+    # Dates more than [dates] latest_days_ahead after this day are implausible.
+    today = today or datetime.now(ZoneInfo(timezone)).date()
     per_bill = _per_bill_columns(profile)
-    if sources.get("payments") and not sources.get("bills"):
-        raise UsageError("sources.payments is set but sources.bills is not: "
-                         "payments are tied to bills")
+    # Payments without bills (a receipts-only ledger) give the cash figures; the
+    # figures that need bills are then null (metrics: "bills" not available).
     found = {table: find_exports(sources[table], base_dir, table)
              for table in TABLES if sources.get(table)}
 
@@ -114,7 +119,8 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
             bill_files = None
         elif table in found:
             files = [read_source(path, base_dir, profile, table,
-                                 per_bill if table == "bills" else None)
+                                 per_bill if table == "bills" else None,
+                                 bills="bills" in found)
                      for path in found[table]]
         else:
             tables[table] = empty_table(table, timezone)
@@ -124,7 +130,8 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
         columns[table] = [f.columns for f in files]
         shown.update({f.shown: f.columns for f in files})
         rows, quarantine, account, table_notes = validate_table(
-            table, files, Reader(profile, table, timezone), tables.get("bills"))
+            table, files, Reader(profile, table, timezone, today),
+            tables.get("bills") if "bills" in found else None)
         del files
         tables[table] = rows
         quarantines.append(quarantine)
@@ -142,6 +149,10 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
         available=_available(columns, profile),
         approximate_payments=per_bill is not None,
         columns=shown,
+        date_bounds={"earliest": profile.dates.earliest.isoformat(),
+                     "latest": (date_bound(today, profile.dates.latest_days_ahead)
+                                - timedelta(days=1)).isoformat(),  # the last plausible day
+                     "days": str(profile.dates.latest_days_ahead)},
     )
 
 

@@ -242,3 +242,23 @@ def map_labels(text: pd.Series, labels: dict[str, object], *, strict: bool) -> p
 def _canonical_text(value: object) -> str:
     """A profile's mapped value as the canonical profile would spell it."""
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+# Shapes of dates some systems write that the lenient reader does not guess (day first,
+# month first, compact): offered in ``yuebao validate`` as a ``date_formats`` entry.
+CANDIDATE_FORMATS = (
+    "%d-%m-%Y %H:%M", "%d-%m-%Y %H:%M:%S", "%d-%m-%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%d.%m.%Y %H:%M",
+    "%d.%m.%Y", "%Y%m%d %H%M%S", "%Y%m%d%H%M%S", "%Y%m%d", "%d-%b-%Y %H:%M", "%d-%b-%Y",
+    "%b %d %Y %H:%M", "%Y-%m-%dT%H:%M:%S.%f",
+)
+
+
+def suggest_format(value: str) -> str | None:
+    """The first of CANDIDATE_FORMATS that reads ``value`` (day first before month
+    first: an export that writes 13-09-2025 writes 01-09-2025 the same way)."""
+    text = fold(pd.Series([value], dtype="str")).iloc[0]
+    for shape in CANDIDATE_FORMATS:
+        if pd.notna(pd.to_datetime(text, format=shape, errors="coerce")):
+            return shape
+    return None

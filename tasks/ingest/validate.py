@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -53,10 +54,31 @@ class Reader:
     profile: Profile
     table: str
     timezone: str
+    today: date = date.max  # the run's date; date.max: no upper bound
 
     @property
     def mapping(self) -> TableMap:
         return self.profile.table(self.table)
+
+    def bounds(self) -> tuple[date, date]:
+        """The first plausible day, and the first day too late for an event."""
+        dates = self.profile.dates
+        return dates.earliest, date_bound(self.today, dates.latest_days_ahead)
+
+    def implausible(self, values: pd.Series, *, events: bool = True) -> pd.Series:
+        """Dates before ``[dates] earliest`` or, for events (not due dates, which may
+        lie ahead), more than ``latest_days_ahead`` days after the run date."""
+        earliest, latest = self.bounds()
+        aware = isinstance(values.dtype, pd.DatetimeTZDtype)
+
+        def at(day: date) -> pd.Timestamp:
+            moment = pd.Timestamp(day)
+            return moment.tz_localize(self.timezone) if aware else moment
+
+        early = values < at(earliest)
+        if not events or latest == date.max:
+            return early.fillna(False)
+        return (early | (values >= at(latest))).fillna(False)
 
     @property
     def strict(self) -> bool:
@@ -103,6 +125,13 @@ class Reader:
         return values, text.notna() & ~np.asarray(readable, dtype=bool)
 
 
+def date_bound(today: date, days_ahead: int) -> date:
+    """The first day after the plausible ones: ``today`` + ``days_ahead`` + 1."""
+    if today == date.max or today >= date.max - timedelta(days=days_ahead + 1):
+        return date.max
+    return today + timedelta(days=days_ahead + 1)
+
+
 def _first_reason(checks: list[tuple[pd.Series, str, str]], index: pd.Index) -> pd.DataFrame:
     """The first failing check per row: its code and field (empty when valid)."""
     masks = [np.asarray(pd.Series(mask).fillna(False), dtype=bool) for mask, _, _ in checks]
@@ -146,6 +175,7 @@ def tickets(raw: pd.DataFrame, reader: Reader) -> tuple[pd.DataFrame, pd.DataFra
         if name == "created_at":
             checks.append((missing, "missing", name))
         checks.append((bad, "unreadable", name))
+        checks.append((reader.implausible(out[name]), "implausible_date", name))
     for name in TICKET_TIMES[1:]:
         checks.append((out[name] < out["created_at"], "before_created", name))
     for name in ("building", "unit", "description", "reporter_name", "reporter_phone"):
@@ -177,7 +207,9 @@ def bills(raw: pd.DataFrame, reader: Reader) -> tuple[pd.DataFrame, pd.DataFrame
     for name in ("building", "unit", "period"):
         out[name] = reader.text(raw, name)
     out["due_date"], missing, bad = reader.dates(raw, "due_date")
-    checks += [(missing, "missing", "due_date"), (bad, "unreadable", "due_date")]
+    checks += [(missing, "missing", "due_date"), (bad, "unreadable", "due_date"),
+               (reader.implausible(out["due_date"], events=False), "implausible_date",
+                "due_date")]
     out["amount_due"], missing, ambiguous, bad = reader.money(raw, "amount_due")
     checks += [(missing, "missing", "amount_due"),
                (ambiguous, "ambiguous_amount", "amount_due"), (bad, "unreadable", "amount_due"),
@@ -186,12 +218,13 @@ def bills(raw: pd.DataFrame, reader: Reader) -> tuple[pd.DataFrame, pd.DataFrame
 
 
 def payments(raw: pd.DataFrame, reader: Reader,
-             valid_bills: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+             valid_bills: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame, list]:
     """Payments, each tied to one valid bill and so to that bill's community.
 
     ``bill_row`` keeps the tie as found: the row of the bill in ``valid_bills``,
     the bills table of the same ingest, so the fee metrics need not look up
-    millions of bill ids a second time.
+    millions of bill ids a second time. Without a bills export (``None``) a
+    payment stands alone: it needs its own community, and ``bill_row`` is -1.
     """
     out = pd.DataFrame(index=raw.index)
     checks: list[tuple[pd.Series, str, str]] = []
@@ -199,9 +232,16 @@ def payments(raw: pd.DataFrame, reader: Reader,
     checks.append((out["payment_id"].isna(), "missing", "payment_id"))
     out["paid_at"], missing, bad = reader.timestamps(raw, "paid_at")
     checks += [(missing, "missing", "paid_at"), (bad, "unreadable", "paid_at")]
+    checks.append((reader.implausible(out["paid_at"]), "implausible_date", "paid_at"))
     out["amount"], missing, ambiguous, bad = reader.money(raw, "amount")
     checks += [(missing, "missing", "amount"), (ambiguous, "ambiguous_amount", "amount"),
                (bad, "unreadable", "amount")]
+    if valid_bills is None:
+        for name in ("bill_id", "community", "building", "unit", "fee_item", "period"):
+            out[name] = reader.text(raw, name)
+        checks.append((out["community"].isna(), "missing", "community"))
+        out["bill_row"] = np.full(len(raw), -1, dtype=np.int64)
+        return out, _first_reason(checks, raw.index), []
 
     bill_ids = arrow_text(valid_bills["bill_id"])
     bill_id = reader.text(raw, "bill_id")
@@ -273,27 +313,68 @@ def _losers(parsed: pd.DataFrame, valid_rows: np.ndarray, table: str) -> pd.Seri
     return ranked.duplicated(subset=key, keep="last").reindex(parsed.index, fill_value=False)
 
 
+# A mainland mobile number anywhere in a text: 13812345678 -> 138****5678.
+_MOBILE = r"(?<![0-9])(1[3-9][0-9])[0-9]{4}([0-9]{4})(?![0-9])"
+PERSONAL = ("reporter_name", "reporter_phone")
+
+
+def mask_name(text: pd.Series) -> pd.Series:
+    """A person's name as the emails would show it: the first character, then ``*``s."""
+    length = text.str.len().fillna(0).astype(int)
+    stars = pd.Series("*", index=text.index).str.repeat((length - 1).clip(lower=0))
+    return (text.str[:1] + stars).where(length > 0, text)
+
+
+def mask_phone(text: pd.Series) -> pd.Series:
+    """A phone number with all but its first three and last four characters hidden
+    (``138****5678``); a short one entirely."""
+    length = text.str.len().fillna(0).astype(int)
+    middle = pd.Series("*", index=text.index).str.repeat((length - 7).clip(lower=0))
+    short = pd.Series("*", index=text.index).str.repeat(length)
+    return (text.str[:3] + middle + text.str[-4:]).where(length > 7, short).where(length > 0,
+                                                                                  text)
+
+
+def mask_phones_in(text: pd.Series) -> pd.Series:
+    """Mobile numbers inside free text (a description, a rejected line), masked."""
+    return text.str.replace(_MOBILE, r"\1****\2", regex=True)
+
+
+def _masked(rows: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """The source rows with the reporter's name and phone columns masked: quarantine.csv
+    is passed around to fix data, and file and line are enough to find the row."""
+    rows = rows.copy()
+    for field_name, mask in (("reporter_name", mask_name), ("reporter_phone", mask_phone)):
+        column = columns.get(field_name)
+        if column in rows.columns:
+            rows[column] = mask(rows[column].astype("str"))
+    return rows
+
+
 def _quarantine(files: list[SourceFile], raw: pd.DataFrame, invalid: pd.Series,
                 reasons: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Every rejected row with its file, line, reason, the cell at fault and the row as read."""
+    """Every rejected row with its file, line, reason, the cell at fault and the row as read
+    (personal data masked: see ``_masked``)."""
     bad = raw.loc[invalid, ["_source", "_row", "_line"]]
     frames = []
     for number, file in enumerate(files):
         mine = bad[bad["_source"] == number]
         if mine.empty:
             continue
-        rows = file.source.loc[mine["_row"]]
+        rows = _masked(file.source.loc[mine["_row"]], file.columns)
         raw_json = rows.to_json(orient="records", lines=True, force_ascii=False)
         fields = reasons.loc[mine.index, "field"]
         values = pd.Series("", index=mine.index, dtype="str")
         for name in fields.unique():
             column = file.columns.get(name)
-            if column is not None:
+            if column is not None and column in rows.columns:  # not a made id (a+b, @row)
                 values[fields == name] = rows[column].to_numpy()[(fields == name).to_numpy()]
         frames.append(pd.DataFrame({
             "file": file.shown, "line": mine["_line"].to_numpy(), "table": table,
             "code": reasons.loc[mine.index, "code"].to_numpy(), "field": fields.to_numpy(),
-            "value": values.to_numpy(), "raw": raw_json.strip().split("\n"),
+            "value": values.to_numpy(),
+            "raw": mask_phones_in(pd.Series(raw_json.strip().split("\n"), dtype="str"))
+            .to_numpy(),
         }))
     if not frames:
         return pd.DataFrame(columns=QUARANTINE_COLUMNS)
@@ -321,9 +402,10 @@ def validate_table(table: str, files: list[SourceFile], reader: Reader,
     status = np.where(invalid, 1, np.where(duplicate.to_numpy(dtype=bool), 2, 0))
     counts = np.bincount(raw["_source"].to_numpy() * 3 + status,
                          minlength=3 * len(files)).reshape(len(files), 3)
+    rejected = np.array([len(f.rejected) for f in files], dtype=np.int64)
     accounts = pd.DataFrame({
-        "file": [f.shown for f in files], "table": table, "read": counts.sum(axis=1),
-        "used": counts[:, 0], "quarantined": counts[:, 1], "duplicate": counts[:, 2],
+        "file": [f.shown for f in files], "table": table, "read": counts.sum(axis=1) + rejected,
+        "used": counts[:, 0], "quarantined": counts[:, 1] + rejected, "duplicate": counts[:, 2],
     }, columns=ACCOUNT_COLUMNS)
     used = pd.Series(status == 0, index=raw.index)
     counted = []
@@ -334,7 +416,23 @@ def validate_table(table: str, files: list[SourceFile], reader: Reader,
             counted.append({"code": code, "table": table, "field": name,
                             "count": int(hit.sum()), "examples": examples})
     rows = _kept(parsed.drop(columns="_order"), used.to_numpy())
-    return rows, _quarantine(files, raw, invalid, reasons, table), accounts, counted
+    quarantine = pd.concat([_quarantine(files, raw, invalid, reasons, table),
+                            _rejected(files, table)], ignore_index=True)
+    if rejected.any():  # in file order, and by line within a file
+        order = {f.shown: i for i, f in enumerate(files)}
+        quarantine = quarantine.assign(_file=quarantine["file"].map(order)).sort_values(
+            ["_file", "line"], kind="stable").drop(columns="_file").reset_index(drop=True)
+    return rows, quarantine, accounts, counted
+
+
+def _rejected(files: list[SourceFile], table: str) -> pd.DataFrame:
+    """Lines the reader set aside as no row of the table, as quarantine rows."""
+    frames = [file.rejected.assign(file=file.shown, table=table, field="",
+                                   raw=mask_phones_in(file.rejected["raw"].astype("str")))
+              for file in files if len(file.rejected)]
+    if not frames:
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[QUARANTINE_COLUMNS]
 
 
 def _kept(rows: pd.DataFrame, used: np.ndarray, pieces: int = 256) -> pd.DataFrame:

@@ -149,7 +149,8 @@ def month_metrics(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataF
     measured = {name.split(".", 1)[1] for name in available if name.startswith("tickets.")}
     ticket_blocks = (ticket_metrics(tickets, scope, measured, prepared.tickets)
                      if prepared.tickets is not None else {})
-    fee_blocks = (fee_metrics(bills, payments, scope, prepared.fees)
+    fee_blocks = (fee_metrics(bills, payments, scope, prepared.fees,
+                              cash_only="bills" not in available)
                   if prepared.fees is not None else {})
     return {
         s: {"tickets": ticket_blocks.get(s), "fees": fee_blocks.get(s)} for s in scope.scopes
@@ -254,9 +255,11 @@ def prepare(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame, 
     """
     keep_freed_memory()
     names = _community_names([tickets, bills, payments], scope.communities)
+    # Payments alone (a receipts ledger) still give the cash figures; see fee_metrics.
+    fees = "bills" in available or "payments" in available
     return Prepared(
         tickets=TicketRows.build(tickets, scope, names) if "tickets" in available else None,
-        fees=FeeRows.build(bills, payments, names) if "bills" in available else None)
+        fees=FeeRows.build(bills, payments, names) if fees else None)
 
 
 def month_documents(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame,
@@ -305,7 +308,8 @@ def month_documents(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.Dat
     }
     before = shifts["previous_month"]
     ticket_known = spans.covers_all(before, ("tickets",))
-    fees_known = spans.covers_all(before, ("bills", "payments"))
+    fees_known = spans.covers_all(before, tuple(t for t in ("bills", "payments")
+                                                if t in available))
     known = {s: {"tickets": blocks["tickets"] if ticket_known else None,
                  "fees": blocks["fees"] if fees_known else None}
              for s, blocks in previous.items()}
@@ -324,7 +328,8 @@ def data_quality(ingested: Ingested, scope: Scope, configured: list[str]) -> dic
 
 def _data_communities(ingested: Ingested) -> list[str]:
     return sorted(set(ingested.tickets["community"].dropna().unique())
-                  | set(ingested.bills["community"].dropna().unique()))
+                  | set(ingested.bills["community"].dropna().unique())
+                  | set(ingested.payments["community"].dropna().unique()))
 
 
 def export_coverage(ingested: Ingested) -> Coverage:

@@ -340,13 +340,21 @@ def _aging(rows: FeeRows, m: _Month, next_first: np.datetime64) -> np.ndarray:
                       rows.size * len(AGING_BUCKETS)).reshape(rows.size, len(AGING_BUCKETS))
 
 
+# What payments alone give: money received in the month, by community. Everything else
+# (due, collected for the month, rates, arrears, ageing, prepaid, households, groups)
+# is about bills, and is null when the company exports no bills.
+CASH_KPIS = ("cash_collected",)
+
+
 def fee_metrics(bills: pd.DataFrame, payments: pd.DataFrame, scope: Scope,
-                rows: FeeRows | None = None) -> dict[str, dict]:
+                rows: FeeRows | None = None, *, cash_only: bool = False) -> dict[str, dict]:
     """The ``fees`` block of metrics.json for every scope.
 
     ``rows`` is the tables prepared once (``FeeRows.build``) when several months
     are computed from them. Per community code everything is an exact int64
-    sum; the portfolio is the sum over every community's rows.
+    sum; the portfolio is the sum over every community's rows. ``cash_only``:
+    there is no bills export, so every figure but CASH_KPIS is null (not 0,
+    which would read as "nothing owed"), and the groups are empty.
     """
     rows = rows or FeeRows.build(
         bills, payments, _community_names([bills, payments], scope.communities))
@@ -392,4 +400,8 @@ def fee_metrics(bills: pd.DataFrame, payments: pd.DataFrame, scope: Scope,
             "by_fee_item": by_fee_item[s],
             "by_building": by_building[s],
         }
+        if cash_only:
+            result[s] = {key: (value if key in CASH_KPIS else
+                               {} if key in ("by_fee_item", "by_building") else None)
+                         for key, value in result[s].items()}
     return result
