@@ -40,11 +40,12 @@ class Holiday:
     ``date`` is the holiday itself (春节 = 正月初一). ``first_day`` to
     ``last_day`` is the whole break it is part of, weekends included, with
     ``days_off`` days; ``working_days`` are the weekend days worked instead
-    (调休). ``arrangement_known`` is false when the package lacks the year's
-    notice: then the break is only the statutory days and there are no working
-    days. ``shared_with`` is the id of the earlier holiday whose break this one
-    shares (中秋节 in the 国庆节 break). ``schedule`` says all of it in the
-    reader's language (for 元宵节: not a day off). Another country's holidays
+    (调休), given once per break, on the holiday that owns it.
+    ``arrangement_known`` is false when the package lacks the year's notice:
+    then the break is only the statutory days and there are no working days.
+    ``shared_with`` is the id of the earlier holiday whose break this one shares
+    (中秋节 in the 国庆节 break). ``schedule`` says all of it in the reader's
+    language (for 元宵节: not a day off). Another country's holidays
     have no break and an empty ``schedule``: the package has no such data.
     """
 
@@ -304,7 +305,8 @@ def _with_breaks(found: list[Holiday], knowledge: Knowledge, text: SeasonalText,
             schedule = _schedule(span, text)
         result.append(replace(
             holiday, first_day=span.first, last_day=span.last, days_off=span.days,
-            working_days=span.working_days, shared_with="" if owner == holiday.id else owner,
+            working_days=span.working_days if owner == holiday.id else (),
+            shared_with="" if owner == holiday.id else owner,
             schedule=schedule))
     return result
 
