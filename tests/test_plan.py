@@ -14,6 +14,7 @@ from yuebao.errors import UsageError
 from yuebao.months import Month
 from yuebao.tasks.plan import (
     CityInfo,
+    arrangement_known,
     city_info,
     holidays_in,
     load_knowledge,
@@ -23,6 +24,9 @@ from yuebao.tasks.plan import (
 
 HEATING_ITEMS = {"heating_prep", "heating_start", "deep_winter", "heating_end"}
 YEAR = [Month(2025, 9).shift(i) for i in range(12)]
+# One city of each climate zone, as cities.toml lists them.
+ZONE_CITIES = {"severe_cold": "哈尔滨", "cold": "北京", "hot_summer_cold_winter": "上海",
+               "hot_summer_warm_winter": "深圳", "mild": "昆明"}
 
 
 def ids(month: Month, city: str | CityInfo | None, language: str = "zh") -> list[str]:
@@ -282,11 +286,13 @@ def test_english_reason_uses_english_city_name():
     assert item.reason.startswith("Heating in Beijing usually starts on November 15")
 
 
-def test_every_item_has_three_to_six_actions():
+def test_every_item_has_three_to_six_actions_in_every_zone():
     for language in ("zh", "en"):
-        text = load_seasonal_text(language)
-        for item_id, item in text.items.items():
-            assert 3 <= len(item.actions) <= 6, (language, item_id)
+        for zone, city in ZONE_CITIES.items():
+            for month in YEAR:
+                for item in seasonal_plan(month, city_info(city), language,
+                                          include_holidays=False):
+                    assert 3 <= len(item.actions) <= 6, (language, zone, item.id)
 
 
 def test_unknown_language_is_a_usage_error():
@@ -353,3 +359,200 @@ def test_edited_knowledge_changes_the_plan(tmp_path: Path):
     info = city_info("深圳", knowledge=knowledge)
     october = seasonal_plan(Month(2025, 10), info, knowledge=knowledge)
     assert "typhoon" in [item.id for item in october]
+
+
+# --- zones --------------------------------------------------------------------------
+
+# Items that belong to some zones only, written out by hand from what each zone's
+# climate allows (not read from cities.toml): no other zone may ever get them.
+EXCLUSIVE = {
+    "winter_cold_snap": {"hot_summer_cold_winter"},  # cold snaps without central heating
+    "plum_rain": {"hot_summer_cold_winter"},  # 梅雨 of the middle and lower Yangtze
+    "autumn_south": {"hot_summer_warm_winter"},  # dry season instead of 越冬准备
+    "autumn_north": {"severe_cold", "cold"},  # 浇冻水、树干涂白
+    **{item: {"severe_cold", "cold"} for item in HEATING_ITEMS},  # central heating
+}
+# Words no plan may use in a zone and month, as a reader would spot them.
+FROST = ("冻", "冰", "雪", "防寒", "freez", "frost", "snow", "icicle", "de-icing")
+LAWN = ("草坪", "修剪", "剪草", "lawn", "mow", "prun", "trim")
+OVERWINTERING = ("越冬", "过冬", "入秋", "overwinter", "winter preparation", "through the winter")
+NEVER = {
+    "hot_summer_warm_winter": {month: FROST + OVERWINTERING for month in range(1, 13)},
+    "severe_cold": {month: LAWN for month in (11, 12, 1, 2, 3)},
+}
+
+
+def plan_words(item) -> str:
+    return " ".join((item.title, item.reason, *item.actions)).lower()
+
+
+@pytest.mark.parametrize("month", range(1, 13))
+@pytest.mark.parametrize("zone", list(ZONE_CITIES))
+def test_no_zone_gets_another_zones_items_or_words(zone, month):
+    info = city_info(ZONE_CITIES[zone])
+    assert info is not None and info.climate_zone == zone
+    # 2026 has every holiday in its own months (Spring Festival in February).
+    for language in ("zh", "en"):
+        plan = seasonal_plan(Month(2026, month), info, language)
+        for item in plan:
+            allowed = EXCLUSIVE.get(item.id)
+            assert allowed is None or zone in allowed, (item.id, zone, month)
+            words = plan_words(item)
+            for word in NEVER.get(zone, {}).get(month, ()):
+                assert word not in words, (language, item.id, word)
+
+
+def test_shenzhen_november_is_the_dry_season_not_autumn():
+    plan = seasonal_plan(Month(2025, 11), city_info("深圳"))
+    assert [item.id for item in plan] == ["autumn_south"]
+    item = plan[0]
+    assert item.reason == "深圳属夏热冬暖地区，11月雨季结束、进入旱季，雨水少、空气干燥"
+    assert "入秋" not in plan_words(item) and "越冬" not in plan_words(item)
+    assert "autumn" in ids(Month(2025, 11), "上海")  # 夏热冬冷 still has its autumn
+
+
+def test_harbin_november_is_winter_without_lawn_work():
+    plan = seasonal_plan(Month(2025, 11), city_info("哈尔滨"), include_holidays=False)
+    assert [item.id for item in plan] == ["deep_winter"]  # heating started 10-20
+    assert not [item for item in plan if "草坪" in plan_words(item) or "修剪" in plan_words(item)]
+    october = ids(Month(2025, 10), "哈尔滨")
+    assert "autumn" in october and "autumn_north" in october  # the last mowing is in October
+    assert "autumn" in ids(Month(2025, 11), "北京")  # 寒冷 Beijing still prunes in November
+
+
+def test_spring_festival_warns_of_frozen_pipes_only_where_pipes_freeze():
+    february = Month(2026, 2)  # Spring Festival 2026-02-17
+    for city in ("哈尔滨", "北京", "上海"):  # severe_cold, cold, hot_summer_cold_winter
+        item = plan_item(february, city_info(city), "holiday.spring_festival")
+        assert any("防范管道冻裂漏水" in line for line in item.actions), city
+    for city in ("深圳", "广州", "海口", "昆明"):
+        item = plan_item(february, city_info(city), "holiday.spring_festival")
+        assert not any("冻" in line for line in item.actions), city
+        assert "对空置房和外出住户加强巡查" in item.actions  # the burglary patrol stays
+    english = plan_item(february, city_info("深圳"), "holiday.spring_festival", "en")
+    assert not any("frozen" in line or "burst" in line for line in english.actions)
+    # Without a city the zone is unknown: no frost line, whatever the site.
+    (festival,) = holidays_in(february)
+    assert not any("冻" in line for line in festival.advice)
+
+
+def test_spring_is_worded_for_the_zone():
+    def spring(city: str) -> str:
+        return "".join(plan_item(Month(2026, 3), city_info(city), "spring").actions)
+    assert "受冻" in spring("北京") and "风干物燥" in spring("北京")
+    assert "受冻" not in spring("深圳") and "回南天" in spring("深圳")
+    assert "受冻" not in spring("昆明") and "风干物燥" in spring("昆明")
+
+
+def test_a_frost_line_for_shenzhen_is_refused_at_load(tmp_path: Path):
+    path = tmp_path / "seasonal.toml"
+    path.write_text(packaged_text("zh").replace(
+        '"持续灭蚊，清理积水容器，做好登革热防控"', '"室外水管包扎防冻"'), "utf-8")
+    with pytest.raises(UsageError) as error:
+        load_seasonal_text(path=path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: items.autumn_south.actions[3]: '室外水管包扎防冻'")
+    assert "zone_limits.freeze" in message
+    assert "hot_summer_warm_winter in month(s) 10, 11" in message
+    patrol = '"对空置房和外出住户加强巡查'
+    path.write_text(packaged_text("zh").replace(f'{patrol}",', f'{patrol}，防范管道冻裂漏水",'),
+                    "utf-8")
+    with pytest.raises(UsageError, match=r"holidays\.spring_festival\.advice\[3\]: .* every month"):
+        load_seasonal_text(path=path)
+
+
+def test_lawn_work_in_a_harbin_november_is_refused_at_load(tmp_path: Path):
+    source = resources.files("yuebao.knowledge").joinpath("cities.toml")
+    text = source.read_text(encoding="utf-8").replace(
+        "zone_months = { severe_cold = [9, 10] }\n\n[items.autumn_south]",
+        "zone_months = { severe_cold = [9, 10, 11] }\n\n[items.autumn_south]")
+    path = tmp_path / "cities.toml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(UsageError, match=r"items\.autumn\.actions\[2\]: '修剪草坪.*"
+                                         r"severe_cold in month\(s\) 11"):
+        load_seasonal_text("zh", knowledge=load_knowledge(path))
+
+
+def test_every_item_must_say_where_it_applies(tmp_path: Path):
+    source = resources.files("yuebao.knowledge").joinpath("cities.toml")
+    text = source.read_text(encoding="utf-8").replace(
+        '[items.flood_season]\nnot_zones = []\n', "[items.flood_season]\n")
+    path = tmp_path / "cities.toml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(UsageError, match=r"items\.flood_season: .*zones .* not_zones"):
+        load_knowledge(path)
+
+
+# --- holiday breaks and swapped working days (调休) ---------------------------------
+# Expected values from the State Council notices (国务院办公厅关于2025年/2026年部分
+# 节假日安排的通知), which the holidays package encodes.
+
+
+def test_national_day_2025_break_and_working_days():
+    national, mid_autumn = holidays_in(Month(2025, 10))
+    # 国庆节、中秋节：10月1日（周三）至8日（周三）放假调休，共8天。
+    # 9月28日（周日）、10月11日（周六）上班。
+    assert (national.first_day, national.last_day, national.days_off) == (
+        date(2025, 10, 1), date(2025, 10, 8), 8)
+    assert national.working_days == (date(2025, 9, 28), date(2025, 10, 11))
+    assert national.schedule == (
+        "10月1日至10月8日放假调休，共8天；9月28日（周日）、10月11日（周六）上班")
+    assert mid_autumn.shared_with == "national_day" and mid_autumn.working_days == ()
+    assert mid_autumn.schedule == "与国庆节连休（10月1日至10月8日）"
+
+
+def test_national_day_2025_in_english():
+    national, mid_autumn = holidays_in(Month(2025, 10), "en")
+    assert national.schedule == (
+        "days off October 1 to October 8 (8 days, with swapped working days); "
+        "working days Sunday September 28 and Saturday October 11")
+    assert mid_autumn.schedule == "part of the National Day break (October 1 to October 8)"
+
+
+def test_spring_festival_breaks_of_2025_and_2026():
+    # 2025: 1月28日（除夕）至2月4日放假调休，共8天；1月26日（周日）、2月8日（周六）上班。
+    festival = next(h for h in holidays_in(Month(2025, 1)) if h.id == "spring_festival")
+    assert festival.date == date(2025, 1, 29)  # 正月初一 stays the holiday's date
+    assert (festival.first_day, festival.last_day, festival.days_off) == (
+        date(2025, 1, 28), date(2025, 2, 4), 8)
+    assert festival.working_days == (date(2025, 1, 26), date(2025, 2, 8))
+    # 2026: 2月15日至23日放假调休，共9天；2月14日（周六）、2月28日（周六）上班。
+    (festival,) = holidays_in(Month(2026, 2), "en")
+    assert festival.schedule == (
+        "days off February 15 to February 23 (9 days, with swapped working days); "
+        "working days Saturday February 14 and Saturday February 28")
+
+
+def test_breaks_without_swaps_and_a_single_day():
+    new_year, = (h for h in holidays_in(Month(2025, 1)) if h.id == "new_year")
+    assert new_year.schedule == "1月1日放假，共1天"  # 2025: 放假1天，不调休
+    # 2025 端午节: 5月31日（周六）至6月2日（周一）放假，共3天 (no 调休).
+    dragon = next(h for h in holidays_in(Month(2025, 5)) if h.id == "dragon_boat")
+    assert dragon.schedule == "5月31日至6月2日放假，共3天" and dragon.working_days == ()
+    # 2026 元旦: 1月1日（周四）至3日（周六）放假调休，共3天；1月4日（周日）上班。
+    (new_year,) = holidays_in(Month(2026, 1), "en")
+    assert new_year.schedule == (
+        "days off January 1 to January 3 (3 days, with swapped working days); "
+        "working day Sunday January 4")
+
+
+def test_a_year_the_package_lacks_shows_only_statutory_days():
+    assert arrangement_known(2026) and not arrangement_known(2030)
+    new_year, = (h for h in holidays_in(Month(2030, 1)) if h.id == "new_year")
+    assert not new_year.arrangement_known and new_year.working_days == ()
+    assert new_year.schedule == (
+        "法定假日1月1日；holidays 包尚未收录2030年国务院放假调休安排，请以国务院办公厅通知为准排班")
+    # 春节 2030: 除夕 2月2日 to 初三 2月5日, the four statutory days; no weekends added.
+    festival = next(h for h in holidays_in(Month(2030, 2), "en") if h.id == "spring_festival")
+    assert (festival.first_day, festival.last_day, festival.days_off) == (
+        date(2030, 2, 2), date(2030, 2, 5), 4)
+    assert festival.schedule.startswith(
+        "statutory days off February 2 to February 5 (4 days); the holidays package does not "
+        "have the State Council's 2030 arrangement yet")
+
+
+def test_lantern_festival_is_not_a_day_off_and_other_countries_have_no_schedule():
+    (lantern,) = holidays_in(Month(2026, 3))
+    assert lantern.schedule == "不放假（非法定假日）" and lantern.first_day is None
+    (independence,) = holidays_in(Month(2021, 7), "en", country="US")
+    assert independence.schedule == "" and independence.working_days == ()

@@ -439,3 +439,17 @@ def test_english_config_example_is_valid_and_english(tmp_path):
         timezone="Asia/Shanghai", communities=[community], profile="canonical",
         tickets=["t.csv"], bills=["b.csv", "b2.csv"], payments=["p.csv"])
     assert _key_paths(tomllib.loads(zh)) == _key_paths(tomllib.loads(text))
+
+
+def test_next_months_holidays_show_the_break_and_the_swapped_working_days(reviews):
+    # The drafts are for September 2025; October's 国庆节 and 中秋节 share one break
+    # (State Council notice for 2025: 10月1日至8日放假调休，9月28日、10月11日上班).
+    zh, en = reviews["zh"]["a"], reviews["en"]["a"]
+    assert ("**国庆节**（10月1日）：10月1日至10月8日放假调休，共8天；"
+            "9月28日（周日）、10月11日（周六）上班。节前开展安全大检查") in zh
+    assert "**中秋节**（10月6日）：与国庆节连休（10月1日至10月8日）。加强门岗值守" in zh
+    assert ("**National Day** (October 1): Days off October 1 to October 8 (8 days, with "
+            "swapped working days); working days Sunday September 28 and Saturday October 11. "
+            "Run a full safety check") in en
+    assert ("**Mid-Autumn Festival** (October 6): Part of the National Day break "
+            "(October 1 to October 8). Strengthen gate duty") in en
