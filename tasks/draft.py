@@ -301,18 +301,24 @@ def community_row(doc: dict, name: str) -> dict:
     }
 
 
-def _community_plans(config: Config, communities: tuple[str, ...],
-                     next_month: Month) -> dict[str, list[dict]]:
-    """Next month's seasonal work for each community, from its city and climate."""
-    plans = {}
+def _community_cities(config: Config, communities: tuple[str, ...]) -> dict:
+    """Each community's city and climate (None where the config does not say)."""
+    cities = {}
     for community_id in communities:
         community = config.community(community_id)
-        city = community and city_info(community.city, community.climate_zone,
-                                       community.heating_start, community.heating_end)
-        plans[community_id] = [asdict(item) | {"communities": []} for item in
-                               seasonal_plan(next_month, city or None, config.language,
-                                             include_holidays=False)]
-    return plans
+        cities[community_id] = (community and city_info(
+            community.city, community.climate_zone, community.heating_start,
+            community.heating_end)) or None
+    return cities
+
+
+def _community_plans(config: Config, cities: dict,
+                     next_month: Month) -> dict[str, list[dict]]:
+    """Next month's seasonal work for each community, from its city and climate."""
+    return {community_id: [asdict(item) | {"communities": []} for item in
+                           seasonal_plan(next_month, city, config.language,
+                                         include_holidays=False)]
+            for community_id, city in cities.items()}
 
 
 def _portfolio_plan(plans: dict[str, list[dict]], names: dict[str, str]) -> list[dict]:
@@ -334,10 +340,15 @@ def month_drafts(metrics: MonthMetrics, history: dict[str, dict], config: Config
              for c in communities}
     names[PORTFOLIO] = config.portfolio.name or labels(config.language)["portfolio"]["default_name"]
     next_month = month.shift(1)
-    plans = _community_plans(config, communities, next_month)
+    cities = _community_cities(config, communities)
+    plans = _community_plans(config, cities, next_month)
     plans[PORTFOLIO] = _portfolio_plan(plans, names)
     holidays_now = holidays_in(month, config.language, country=config.country)
-    holidays_next = holidays_in(next_month, config.language, country=config.country)
+    # Holiday advice depends on the climate (frozen pipes at the Spring Festival only
+    # where pipes freeze); the portfolio gets the advice every zone shares.
+    holidays_next = {scope: holidays_in(next_month, config.language, country=config.country,
+                                        city=cities.get(scope))
+                     for scope in (*communities, PORTFOLIO)}
     rows = [community_row(documents[c], names[c]) for c in communities]
     drafts = {}
     for scope_id, doc in documents.items():
@@ -347,7 +358,7 @@ def month_drafts(metrics: MonthMetrics, history: dict[str, dict], config: Config
             city=community.city if community else None,
             targets=config.targets_for(scope_id if community else None),
             plan_items=plans[scope_id], holidays_now=holidays_now,
-            holidays_next=holidays_next,
+            holidays_next=holidays_next[scope_id],
             workload=expected_workload(history.get(scope_id, {}), next_month),
             community_rows=rows if scope_id == PORTFOLIO else [], names=names,
         )

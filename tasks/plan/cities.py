@@ -108,7 +108,9 @@ def city_info(
                 raise UsageError(f"{label}: {error}") from None
     found = _find_city(city, knowledge) if city else None
     if found is None and city:
-        log.warning("city %r is not in yuebao/knowledge/cities.toml; add it there", city)
+        log.warning("city %r is not in the built-in city table: set climate_zone (and "
+                    "heating_start / heating_end if it has central heating) for the "
+                    "community in your config to get its seasonal plan", city)
     zone = zone_code(climate_zone, knowledge) if climate_zone else None
     if found is None and zone is None and heating_start is None and heating_end is None:
         return None
