@@ -31,6 +31,7 @@ from yuebao.tasks.spreadsheet.cells import (
     _Words,
     _write_table,
 )
+from yuebao.tasks.spreadsheet.charts import TOP_BUILDINGS, bar_chart, trend_charts, trend_table
 from yuebao.words import month_name
 
 __all__ = ["NUMBER_FORMATS", "workbook", "write_metrics_xlsx"]
@@ -156,13 +157,25 @@ def _group_cells(group: dict) -> list[Cell]:
     return [(group.get(name), kind) for name, kind in GROUP_FIGURES]
 
 
+def _worst_first(group: dict) -> tuple[bool, float]:
+    """Sort key: the lowest collection rate of the month first, unknown rates last."""
+    rate = group.get("collection_rate_month")
+    return rate is None, rate if rate is not None else 0.0
+
+
+def _rated(rows: list[list[Cell]], column: int) -> int:
+    """How many leading rows (sorted worst first) have a collection rate in ``column``."""
+    return sum(1 for row in rows if row[column][0] is not None)
+
+
 def _by_building(fees: dict | None, words: _Words, portfolio: bool,
                  names: dict[str, str]) -> tuple[list, list, str | None]:
     lead = [words.column["community"]] if portfolio else []
     headers = [*lead, words.column["building"], *_group_headers(words)]
     if not fees or fees["aging"] is None:
         return headers, [], _missing(words, "bills")
-    # Communities in the configured order (that of ``names``), buildings by number.
+    # Worst collection rate first (the chart's order), a null rate (nothing due) last;
+    # then communities in the configured order (that of ``names``), buildings by number.
     position = {community: index for index, community in enumerate(names)}
     rows = []
     for key, group in fees["by_building"].items():
@@ -173,7 +186,7 @@ def _by_building(fees: dict | None, words: _Words, portfolio: bool,
                      _natural_key(building))
         else:
             place, order = [(key, "text")], (0, [], _natural_key(key))
-        rows.append((order, place + _group_cells(group)))
+        rows.append(((*_worst_first(group), order), place + _group_cells(group)))
     rows.sort(key=lambda item: item[0])
     return headers, [row for _, row in rows], None if rows else words.text["no_rows"]
 
@@ -182,7 +195,9 @@ def _by_fee_item(fees: dict | None, words: _Words) -> tuple[list, list, str | No
     headers = [words.column["fee_item"], *_group_headers(words)]
     if not fees or fees["aging"] is None:
         return headers, [], _missing(words, "bills")
-    rows = [[(item, "text"), *_group_cells(group)] for item, group in fees["by_fee_item"].items()]
+    # Worst collection rate first (the chart's order), a null rate (nothing due) last.
+    items = sorted(fees["by_fee_item"].items(), key=lambda item: _worst_first(item[1]))
+    rows = [[(item, "text"), *_group_cells(group)] for item, group in items]
     return headers, rows, None if rows else words.text["no_rows"]
 
 
@@ -298,8 +313,26 @@ def workbook(document: dict, language: str = "zh",
         ("hotspots", _hotspots(tickets, words, portfolio, names)),
         ("overdue", _overdue(tickets, words, portfolio, names)),
     )
+    headers, rows, columns = trend_table(document, words)
+    trend = book.create_sheet(words.sheet["trend"])
+    _write_table(trend, headers, rows, freeze="B2")
+    trend_charts(trend, columns, len(rows), words)
+
+    chart = words.text["chart"]
     for name, (headers, rows, note) in sheets:
-        _write_table(book.create_sheet(words.sheet[name]), headers, rows, note)
+        sheet = book.create_sheet(words.sheet[name])
+        _write_table(sheet, headers, rows, note)
+        if name == "by_fee_item":
+            bar_chart(sheet, chart["fee_items"], (1, 1), 4, _rated(rows, 3), words,
+                      chart["axis_fee_item"], chart["axis_rate"], "rate")
+        elif name == "by_building":
+            lead = 2 if portfolio else 1
+            bar_chart(sheet, chart["buildings"], (1, lead), lead + 3,
+                      min(_rated(rows, lead + 2), TOP_BUILDINGS), words,
+                      chart["axis_building"], chart["axis_rate"], "rate")
+        elif name == "by_category" and tickets:
+            bar_chart(sheet, chart["categories"], (1, 1), 3, len(rows), words,
+                      chart["axis_category"], chart["axis_complaints"], "count")
 
     headers, rows, notes = _data_quality(document.get("data_quality"), words)
     sheet = book.create_sheet(words.sheet["data_quality"])
