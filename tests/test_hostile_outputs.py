@@ -169,8 +169,12 @@ def test_no_workbook_holds_a_formula(run):
     main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
     for book in books:
         with zipfile.ZipFile(book) as archive:
-            sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/")]
-            assert len(sheets) == 9  # with the overdue tickets (超期工单)
+            sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
+            assert len(sheets) == 10  # with the overdue tickets (超期工单) and the trend (趋势)
+            charts = [n for n in archive.namelist() if n.startswith("xl/charts/chart")]
+            assert len(charts) >= 3, book  # the trend ×3, and bars where there are rows
+            for name in charts:
+                assert b"<f>" in archive.read(name)  # charts read cells, the sheets hold values
             for name in sheets:
                 xml = archive.read(name)
                 assert b"<f>" not in xml and b"<f " not in xml, (book, name)

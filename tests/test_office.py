@@ -32,8 +32,8 @@ from yuebao.tasks.render import render_review
 from yuebao.tasks.spreadsheet import write_metrics_xlsx
 from yuebao.words import labels
 
-SHEETS_ZH = ["汇总", "趋势", "按类别", "按类型", "按楼栋", "按收费项目", "账龄", "报事热点", "超期工单",
-             "数据质量"]
+SHEETS_ZH = ["汇总", "趋势", "按类别", "按类型", "按楼栋", "按收费项目", "账龄", "报事热点",
+             "超期工单", "数据质量"]
 SHEETS_EN = ["Summary", "Trend", "By category", "By type", "By building", "By fee item",
              "Arrears aging", "Hotspots", "Overdue tickets", "Data quality"]
 GROUP_KEYS = ("due_in_month", "collected_for_month", "collection_rate_month", "arrears_at_end",
