@@ -21,9 +21,9 @@ from openpyxl.utils import column_index_from_string
 from test_office import NAMES
 from test_office import run as office_run
 
-from yuebao.tasks.metrics import kpi_catalogue
+from yuebao.tasks.metrics import kpi_catalogue, scalar
 from yuebao.tasks.spreadsheet import write_metrics_xlsx
-from yuebao.tasks.spreadsheet.charts import RATE_CHART_KEYS, TREND_KEYS
+from yuebao.tasks.spreadsheet.charts import COMMUNITY_RATE_KEYS, RATE_CHART_KEYS, TREND_KEYS
 from yuebao.words import labels
 
 run = office_run  # the module-scoped pipeline run, shared with test_office.py
@@ -309,3 +309,41 @@ def test_workbooks_with_charts_have_no_formula(run, tmp_path):
                 assert b"<f>" not in xml and b"<f " not in xml, (scope, name)
             assert any(n.startswith("xl/charts/chart") for n in archive.namelist())
         assert load_workbook(path).sheetnames[1] == "趋势"
+
+
+def test_portfolio_by_community_sheet_and_charts(run, tmp_path):
+    """Given the month's documents, the portfolio's workbook sets the communities side by
+    side: the cells are each community's own metrics.json figures, the charts read them."""
+    documents = run["zh"]["documents"]
+    path = write_metrics_xlsx(documents["_portfolio"], tmp_path / "p.xlsx", "zh", NAMES,
+                              communities=documents)
+    book = load_workbook(path)
+    assert book.sheetnames[:3] == ["汇总", "趋势", "按项目"] and len(book.sheetnames) == 11
+    rows = list(book["按项目"].iter_rows(values_only=True))
+    assert rows[0][0] == "项目" and rows[0][-1] == "代码"
+    assert rows[0][1:-1] == tuple(_header(key) for key in TREND_KEYS)
+    assert [row[-1] for row in rows[1:]] == ["a", "b"]  # the configured order
+    assert [row[0] for row in rows[1:]] == ["锦江小区", "b"]
+    for row in rows[1:]:
+        assert list(row[1:-1]) == [scalar(documents[row[-1]], key) for key in TREND_KEYS]
+    charts = _by_title(_charts(path))
+    for key in ("communities_tickets", "communities_rates", "communities_arrears"):
+        chart = charts[key]
+        assert chart["sheet"] == {"按项目"} and chart["type"] == "barChart"
+        for series in chart["series"]:
+            assert series["categories"] == ["锦江小区", "b"]
+    (tickets,) = charts["communities_tickets"]["series"]
+    assert tickets["values"] == [documents[c]["tickets"]["created"] for c in ("a", "b")]
+    (arrears,) = charts["communities_arrears"]["series"]
+    assert arrears["values"] == [documents[c]["fees"]["arrears_at_end"] for c in ("a", "b")]
+    rates = charts["communities_rates"]["series"]
+    assert [s["name"] for s in rates] == [_header(key) for key in COMMUNITY_RATE_KEYS]
+    assert [s["values"] for s in rates] == [[scalar(documents[c], key) for c in ("a", "b")]
+                                            for key in COMMUNITY_RATE_KEYS]
+    with zipfile.ZipFile(path) as archive:
+        assert not any(b"<f>" in archive.read(n) or b"<f " in archive.read(n)
+                       for n in archive.namelist() if n.startswith("xl/worksheets/"))
+    # A community's workbook has no such sheet, whatever it is given.
+    own = write_metrics_xlsx(documents["a"], tmp_path / "a.xlsx", "zh", NAMES,
+                             communities=documents)
+    assert "按项目" not in load_workbook(own).sheetnames

@@ -31,7 +31,15 @@ from yuebao.tasks.spreadsheet.cells import (
     _Words,
     _write_table,
 )
-from yuebao.tasks.spreadsheet.charts import TOP_BUILDINGS, bar_chart, trend_charts, trend_table
+from yuebao.tasks.spreadsheet.charts import (
+    TOP_BUILDINGS,
+    bar_chart,
+    community_charts,
+    community_headers,
+    community_table,
+    trend_charts,
+    trend_table,
+)
 from yuebao.words import month_name
 
 __all__ = ["NUMBER_FORMATS", "workbook", "write_metrics_xlsx"]
@@ -286,9 +294,13 @@ def _title(document: dict, words: _Words, names: dict[str, str]) -> str:
                                       month=month_name(month.year, month.month, words.language))
 
 
-def workbook(document: dict, language: str = "zh",
-             names: dict[str, str] | None = None) -> Workbook:
-    """The workbook of one metrics.json document (a community or the portfolio)."""
+def workbook(document: dict, language: str = "zh", names: dict[str, str] | None = None,
+             communities: dict[str, dict] | None = None) -> Workbook:
+    """The workbook of one metrics.json document (a community or the portfolio).
+
+    ``communities`` (the month's documents by scope) gives the portfolio's workbook
+    a 按项目 sheet: the communities side by side on the headline KPIs, with charts.
+    """
     words = _Words(language)
     names = dict(names or {})
     portfolio = document.get("community") == PORTFOLIO
@@ -318,20 +330,26 @@ def workbook(document: dict, language: str = "zh",
     _write_table(trend, headers, rows, freeze="B2")
     trend_charts(trend, columns, len(rows), words)
 
+    if portfolio and communities:
+        rows = community_table(communities, names, words)
+        sheet = book.create_sheet(words.sheet["by_community"])
+        _write_table(sheet, community_headers(words), rows, freeze="B2")
+        community_charts(sheet, len(rows), words)
+
     chart = words.text["chart"]
     for name, (headers, rows, note) in sheets:
         sheet = book.create_sheet(words.sheet[name])
         _write_table(sheet, headers, rows, note)
         if name == "by_fee_item":
-            bar_chart(sheet, chart["fee_items"], (1, 1), 4, _rated(rows, 3), words,
+            bar_chart(sheet, chart["fee_items"], (1, 1), (4,), _rated(rows, 3), words,
                       chart["axis_fee_item"], chart["axis_rate"], "rate")
         elif name == "by_building":
             lead = 2 if portfolio else 1
-            bar_chart(sheet, chart["buildings"], (1, lead), lead + 3,
+            bar_chart(sheet, chart["buildings"], (1, lead), (lead + 3,),
                       min(_rated(rows, lead + 2), TOP_BUILDINGS), words,
                       chart["axis_building"], chart["axis_rate"], "rate")
         elif name == "by_category" and tickets:
-            bar_chart(sheet, chart["categories"], (1, 1), 3, len(rows), words,
+            bar_chart(sheet, chart["categories"], (1, 1), (3,), len(rows), words,
                       chart["axis_category"], chart["axis_complaints"], "count")
 
     headers, rows, notes = _data_quality(document.get("data_quality"), words)
@@ -346,13 +364,16 @@ def workbook(document: dict, language: str = "zh",
 
 
 def write_metrics_xlsx(document: dict, path: Path, language: str = "zh",
-                       names: dict[str, str] | None = None) -> Path:
+                       names: dict[str, str] | None = None,
+                       communities: dict[str, dict] | None = None) -> Path:
     """Write ``metrics.xlsx`` atomically, so a crash never leaves half a workbook.
 
     ``names`` maps community ids (and ``_portfolio``) to the names readers know;
     the portfolio's building and hotspot rows use them for their community column.
+    ``communities``, the month's documents by scope, adds the portfolio's 按项目
+    sheet (ignored for a community's workbook).
     """
     buffer = BytesIO()
-    workbook(document, language, names).save(buffer)
+    workbook(document, language, names, communities).save(buffer)
     write_bytes(Path(path), buffer.getvalue())
     return Path(path)

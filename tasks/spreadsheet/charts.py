@@ -14,7 +14,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from yuebao.months import Month
-from yuebao.tasks.metrics import kpi_catalogue
+from yuebao.schema import PORTFOLIO
+from yuebao.tasks.metrics import kpi_catalogue, scalar
 from yuebao.tasks.spreadsheet.cells import NUMBER_FORMATS, Cell, _Words
 from yuebao.words import month_name
 
@@ -32,6 +33,10 @@ TREND_KEYS = (
 # The rates drawn on the trend's rate chart, each with its target line where it has one.
 RATE_CHART_KEYS = ("tickets.response_on_time_rate", "tickets.resolution_on_time_rate",
                    "fees.collection_rate_month", "fees.collection_rate_ytd")
+# The rates the portfolio's by-community chart puts side by side.
+COMMUNITY_RATE_KEYS = ("tickets.response_on_time_rate", "tickets.resolution_on_time_rate",
+                       "tickets.satisfaction.rate", "fees.collection_rate_month",
+                       "fees.collection_rate_ytd")
 TREND_MONTHS = 12
 TOP_BUILDINGS = 10
 
@@ -140,19 +145,52 @@ def trend_charts(sheet: Worksheet, columns: Columns, rows: int, words: _Words) -
         _place(sheet, chart, anchor, index)
 
 
-def bar_chart(sheet: Worksheet, title: str, categories: tuple[int, int], value: int,
-              rows: int, words: _Words, x_title: str, y_title: str, kind: str) -> None:
-    """Columns of rows 2..rows+1 of one value column, labelled by the category columns."""
+def bar_chart(sheet: Worksheet, title: str, categories: tuple[int, int], values: tuple[int, ...],
+              rows: int, words: _Words, x_title: str, y_title: str, kind: str,
+              index: int = 0) -> None:
+    """Columns of rows 2..rows+1 of the value columns, labelled by the category columns."""
     if rows <= 0:
         return
     chart = BarChart()
     chart.type = "col"
     chart.title = title
-    chart.add_data(Reference(sheet, min_col=value, min_row=1, max_row=rows + 1),
-                   titles_from_data=True)
+    for value in values:
+        chart.add_data(Reference(sheet, min_col=value, min_row=1, max_row=rows + 1),
+                       titles_from_data=True)
     chart.set_categories(Reference(sheet, min_col=categories[0], max_col=categories[1],
                                    min_row=2, max_row=rows + 1))
-    chart.legend = None
+    if len(values) == 1:
+        chart.legend = None  # the title says what the one series is
     _axes(chart, x_title, y_title, _axis_format(kind))
     chart.y_axis.scaling.min = 0
-    _place(sheet, chart, sheet.max_column + 2, 0)
+    _place(sheet, chart, sheet.max_column + 2, index)
+
+
+def community_table(documents: dict[str, dict], names: dict[str, str],
+                    words: _Words) -> list[list[Cell]]:
+    """This month's headline KPIs of each community, in the configured order."""
+    kinds = {key: kpi["kind"] for key, kpi in kpi_catalogue().items()}
+    order = [c for c in names if c in documents and c != PORTFOLIO]
+    order += sorted(c for c in documents if c not in order and c != PORTFOLIO)
+    return [[(names.get(c, c), "text"), *((scalar(documents[c], key), kinds[key])
+                                          for key in TREND_KEYS), (c, "text")]
+            for c in order]
+
+
+def community_headers(words: _Words) -> list[str]:
+    kinds = {key: kpi["kind"] for key, kpi in kpi_catalogue().items()}
+    return [words.column["community"],
+            *(words.with_unit(words.kpi(key), kinds[key]) for key in TREND_KEYS),
+            words.column["key"]]
+
+
+def community_charts(sheet: Worksheet, rows: int, words: _Words) -> None:
+    """The communities side by side: tickets, the rates, arrears at the end."""
+    chart, column = words.text["chart"], {key: 2 + i for i, key in enumerate(TREND_KEYS)}
+    rates = tuple(column[key] for key in COMMUNITY_RATE_KEYS)
+    for index, (title, values, axis, kind) in enumerate((
+            ("communities_tickets", (column["tickets.created"],), "axis_count", "count"),
+            ("communities_rates", rates, "axis_rate", "rate"),
+            ("communities_arrears", (column["fees.arrears_at_end"],), "axis_money", "money"))):
+        bar_chart(sheet, chart[title], (1, 1), values, rows, words, chart["axis_community"],
+                  chart[axis], kind, index)
