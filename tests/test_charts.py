@@ -347,3 +347,20 @@ def test_portfolio_by_community_sheet_and_charts(run, tmp_path):
     own = write_metrics_xlsx(documents["a"], tmp_path / "a.xlsx", "zh", NAMES,
                              communities=documents)
     assert "按项目" not in load_workbook(own).sheetnames
+
+
+def test_category_labels_are_text_references(run, tmp_path):
+    """Months, fee items and categories as ``strRef``; the portfolio's (community,
+    building) pairs as two levels, so Excel shows the labels, never 1, 2, 3."""
+    for scope, multi in (("a", False), ("_portfolio", True)):
+        levels = 0
+        with zipfile.ZipFile(_write(run, scope, tmp_path)) as archive:
+            for name in (n for n in archive.namelist() if n.startswith("xl/charts/chart")):
+                root = ElementTree.fromstring(archive.read(name))
+                for cat in root.iter(f"{C}cat"):
+                    (source,) = list(cat)
+                    assert source.tag in (f"{C}strRef", f"{C}multiLvlStrRef"), name
+                    if source.tag == f"{C}multiLvlStrRef":
+                        assert multi and "$B$" in source.find(f"{C}f").text
+                        levels += 1
+        assert levels == (1 if multi else 0), scope  # the building chart's one series

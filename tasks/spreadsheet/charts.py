@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.chart._chart import ChartBase
+from openpyxl.chart.data_source import AxDataSource, MultiLevelStrRef, StrRef
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -88,6 +89,16 @@ def trend_table(document: dict, words: _Words) -> tuple[list[str], list[list[Cel
     return headers, rows, columns
 
 
+def _categories(chart: ChartBase, labels: Reference) -> None:
+    """Text labels as text (``strRef``; openpyxl's ``set_categories`` writes ``numRef``),
+    two columns (community, building) as two levels."""
+    for series in chart.series:
+        if labels.min_col == labels.max_col:
+            series.cat = AxDataSource(strRef=StrRef(f=str(labels)))
+        else:
+            series.cat = AxDataSource(multiLvlStrRef=MultiLevelStrRef(f=str(labels)))
+
+
 def _axes(chart: ChartBase, x_title: str, y_title: str, y_format: str) -> None:
     """Axis titles, the value format, and axes that show (openpyxl 3.1 writes none)."""
     chart.x_axis.title = x_title
@@ -116,7 +127,7 @@ def _line(sheet: Worksheet, title: str, columns: list[tuple[int, bool]], last_ro
         if dashed:
             line.dashStyle = "dash"
         chart.series[-1].smooth = False
-    chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=last_row))
+    _categories(chart, Reference(sheet, min_col=1, min_row=2, max_row=last_row))
     _axes(chart, words.text["chart"]["axis_month"], y_title, _axis_format(kind))
     return chart
 
@@ -157,8 +168,8 @@ def bar_chart(sheet: Worksheet, title: str, categories: tuple[int, int], values:
     for value in values:
         chart.add_data(Reference(sheet, min_col=value, min_row=1, max_row=rows + 1),
                        titles_from_data=True)
-    chart.set_categories(Reference(sheet, min_col=categories[0], max_col=categories[1],
-                                   min_row=2, max_row=rows + 1))
+    _categories(chart, Reference(sheet, min_col=categories[0], max_col=categories[1],
+                                 min_row=2, max_row=rows + 1))
     if len(values) == 1:
         chart.legend = None  # the title says what the one series is
     _axes(chart, x_title, y_title, _axis_format(kind))
