@@ -34,6 +34,7 @@ from yuebao.files import (
 )
 from yuebao.inert import inert_csv, markdown_data, markdown_plain
 from yuebao.months import Month
+from yuebao.schema import PORTFOLIO
 from yuebao.tasks.document import write_review_docx
 from yuebao.tasks.ingest import Ingested
 from yuebao.tasks.ingest.parse import suggest_format
@@ -188,7 +189,7 @@ class RenderedMonth:
 
 
 def render_scope(scope: str, draft: dict, document: dict, folder: Path, language: str,
-                 names: dict[str, str]) -> Rendered:
+                 names: dict[str, str], communities: dict[str, dict] | None = None) -> Rendered:
     """One scope's files, made beside its folder and swapped in whole.
 
     A scope that fails half-way therefore keeps its last good files instead of
@@ -203,7 +204,7 @@ def render_scope(scope: str, draft: dict, document: dict, folder: Path, language
         write_text(fresh / "review.md", markdown)
         write_text(fresh / "review.html", html)
         write_review_docx(markdown, fresh / "review.docx", language)
-        write_metrics_xlsx(document, fresh / "metrics.xlsx", language, names)
+        write_metrics_xlsx(document, fresh / "metrics.xlsx", language, names, communities)
         as_of = Month.parse(document["month"]).end(document["timezone"]).to_pydatetime()
         for office in ("review.docx", "metrics.xlsx"):
             reproducible_zip(fresh / office, as_of)
@@ -236,8 +237,11 @@ def render_month(drafts: dict[str, dict], documents: dict[str, dict], ingested: 
         if scopes is not None and scope not in scopes:
             continue
         try:
+            side_by_side = ({s: d for s, d in documents.items() if s != PORTFOLIO}
+                            if scope == PORTFOLIO else None)
             rendered.append(render_scope(scope, draft, documents[scope],
-                                         month_dir / folders[scope], language, names))
+                                         month_dir / folders[scope], language, names,
+                                         side_by_side))
         except Exception as error:
             log.exception("%s: the review could not be rendered", scope)
             failures[scope] = f"{type(error).__name__}: {error}"

@@ -132,10 +132,10 @@ def test_a_review_that_fails_to_render_fails_the_run_and_keeps_the_others(
 
     real = render.write_metrics_xlsx
 
-    def broken_for_nanshan(document, path, language, names):
+    def broken_for_nanshan(document, path, language, names, communities=None):
         if document["community"] == "nanshan":
             raise OSError("disk full while writing nanshan's workbook")
-        return real(document, path, language, names)
+        return real(document, path, language, names, communities)
 
     monkeypatch.setattr(render, "write_metrics_xlsx", broken_for_nanshan)
     assert main(["run", "--config", str(config), "--month", "2025-09"]) == 1
