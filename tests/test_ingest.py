@@ -551,6 +551,20 @@ def test_a_bad_line_is_quarantined_with_its_line_and_the_rest_is_read(tmp_path):
     assert data.totals()["bills"] == {"read": 8, "used": 4, "quarantined": 4, "duplicate": 0}
 
 
+def test_a_bad_line_of_a_file_with_names_keeps_no_text(tmp_path):
+    """A line that cannot be split has no name column to mask, so its text stays in the file."""
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,community,created_at,reporter_name,reporter_phone\n"
+        "T1,锦江,2025-09-01 08:00:00,王小明,13812345678\n"
+        "T2,锦江,2025-09-01 09:00:00,李大红,13987654321,多余\n", "utf-8")
+    data = ingest({"tickets": ["tickets.csv"]}, tmp_path, TZ)
+    row = data.quarantine.iloc[0]
+    assert (row["line"], row["code"]) == (3, "too_many_fields")
+    assert json.loads(row["raw"]) == {"text": None, "withheld": "personal_data"}
+    written = data.quarantine.to_csv()
+    assert "李大红" not in written and "13987654321" not in written
+
+
 @pytest.mark.parametrize("characters", [400_000, 1_000_000])
 def test_a_megabyte_cell_is_read(tmp_path, characters):
     # 1.2 MB of UTF-8 pyarrow reads as it is; 3 MB straddles its 1 MB blocks, and is
@@ -743,7 +757,9 @@ def test_quarantine_masks_the_reporters_name_and_phone(tmp_path):
         "张**", "138****5678", "漏水，请联系139****1111")
     assert data.quarantine.iloc[0]["line"] == 2
     assert data.quarantine.iloc[1]["line"] == 4
-    assert "136****5678" in json.loads(data.quarantine.iloc[1]["raw"])["text"]
+    # A line that cannot be split keeps no text: 王五 could not be found in it to mask.
+    assert json.loads(data.quarantine.iloc[1]["raw"]) == {"text": None,
+                                                         "withheld": "personal_data"}
     from yuebao.tasks.ingest.validate import mask_phone
     assert mask_phone(pd.Series(["0571-8888", "1234", ""], dtype="str")).tolist() == [
         "057**8888", "****", ""]

@@ -8,6 +8,7 @@ key. Every row ends as exactly one of used, quarantined or duplicate.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -425,11 +426,22 @@ def validate_table(table: str, files: list[SourceFile], reader: Reader,
     return rows, quarantine, accounts, counted
 
 
+_WITHHELD = json.dumps({"text": None, "withheld": "personal_data"})
+
+
 def _rejected(files: list[SourceFile], table: str) -> pd.DataFrame:
-    """Lines the reader set aside as no row of the table, as quarantine rows."""
-    frames = [file.rejected.assign(file=file.shown, table=table, field="",
-                                   raw=mask_phones_in(file.rejected["raw"].astype("str")))
-              for file in files if len(file.rejected)]
+    """Lines the reader set aside as no row of the table, as quarantine rows.
+
+    Such a line could not be split into its columns, so a reporter's name in it
+    cannot be found and masked: where the file has a name or phone column, the
+    line's text is withheld (its file and line find it); elsewhere it is kept,
+    with mobile numbers masked.
+    """
+    frames = [file.rejected.assign(
+        file=file.shown, table=table, field="",
+        raw=(_WITHHELD if set(PERSONAL) & set(file.columns)
+             else mask_phones_in(file.rejected["raw"].astype("str"))))
+        for file in files if len(file.rejected)]
     if not frames:
         return pd.DataFrame(columns=QUARANTINE_COLUMNS)
     return pd.concat(frames, ignore_index=True)[QUARANTINE_COLUMNS]
