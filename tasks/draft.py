@@ -18,27 +18,35 @@ from yuebao.months import Month
 from yuebao.schema import PORTFOLIO, TICKET_CATEGORIES
 from yuebao.tasks.metrics import MonthMetrics, kpi_catalogue, scalar
 from yuebao.tasks.plan import city_info, holidays_in, seasonal_plan
+from yuebao.tasks.significance import (
+    MAX_UNMODELLED,
+    MONEY_RATE_STEP,
+    change_effect,
+    count_z,
+    is_notable,
+    rate_base,
+    target_effect,
+)
 from yuebao.words import labels
 
 MAX_HIGHLIGHTS = 5
 MAX_PROBLEMS = 6
 MAX_HOTSPOTS = 3
-# A change is worth a sentence when a rate moves by a percentage point, or any
-# other figure by a tenth (and by at least 3 for counts).
-RATE_STEP = 0.01
-RELATIVE_STEP = 0.10
-COUNT_STEP = 3
-MAX_SIGNIFICANCE = 3.0
-# Which problems come first when there are more than fit: missed targets (what a
-# community is judged on), then the concrete blind spots (hotspots, overdue work),
-# then worsening figures, low-collecting fee items and buildings, ageing arrears.
-SCORE = {"missed_target": 1.0, "hotspot": 1.2, "overdue_open": 1.1, "change": 0.9,
-         "low_collection": 0.7, "arrears_aged": 0.5}
+# Arrears at the start of the month are last month's end: not news by themselves.
+# Only the end of the month and the bridge (new, collected) tell the story.
+NOT_FINDINGS = frozenset({"fees.arrears_at_start"})
+# Fee rates and arrears follow billing cycles (annual and seasonal bills), so they
+# are judged against the same month last year first; everything else against last month.
+YEAR_FIRST = "fees."
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One highlight or problem: the rule that fired and the figures behind it."""
+    """One highlight or problem: the rule that fired and the figures behind it.
+
+    ``score`` is the effect of :mod:`yuebao.tasks.significance` (a z-like size),
+    the only thing candidates are ranked by.
+    """
 
     rule: str
     key: str
@@ -56,106 +64,136 @@ class Finding:
         return self.value - self.reference
 
 
-def _significance(kind: str, value: float, reference: float) -> float:
-    """How large a change is, on one scale for rates and for everything else.
-
-    Capped, so a figure that grew from nothing does not outrank everything else.
-    """
-    if kind == "rate":
-        return min(abs(value - reference) / RATE_STEP * RELATIVE_STEP, MAX_SIGNIFICANCE)
-    if reference == 0:
-        return 1.0 if value else 0.0
-    return min(abs(value - reference) / abs(reference), MAX_SIGNIFICANCE)
-
-
-def _is_notable(kind: str, value: float, reference: float) -> bool:
-    if kind == "rate":
-        return abs(value - reference) >= RATE_STEP - 1e-12
-    if kind in ("count", "households") and abs(value - reference) < COUNT_STEP:
-        return False
-    return _significance(kind, value, reference) >= RELATIVE_STEP
-
-
 def _better(direction: str, value: float, reference: float) -> bool:
     return value > reference if direction == "at_least" else value < reference
 
 
-def kpi_findings(compare: dict) -> tuple[list[Finding], list[Finding]]:
-    """Highlights and problems among the KPIs that have a direction."""
+def kpi_findings(compare: dict, doc: dict | None = None,
+                 previous: dict | None = None) -> tuple[list[Finding], list[Finding]]:
+    """Highlights and problems among the KPIs that have a direction.
+
+    A missed target is always a problem, ranked by its gap; otherwise a change
+    against last month or the same month last year is a finding only when it is
+    significant, and a comparison month the exports do not cover (null) never is.
+    """
     catalogue = kpi_catalogue()
     highlights, problems = [], []
     for key, entry in compare.items():
         direction, value = entry["direction"], entry["value"]
-        if direction is None or value is None:
+        if direction is None or value is None or key in NOT_FINDINGS:
             continue
         kind = catalogue[key]["kind"]
-        target, previous = entry["target"], entry["previous_month"]
+        target, previous_value = entry["target"], entry["previous_month"]
         year_ago = entry["same_month_last_year"]
+        n_now, n_before = rate_base(doc, key), rate_base(previous, key)
         if entry["status"] == "missed":
-            gap = _significance(kind, value, target) if target else 1.0
-            problems.append(Finding("missed_target", key, kind, value, previous, target,
-                                    score=SCORE["missed_target"] + min(gap, 1.0) / 2))
+            gap = target_effect(key, kind, value, target, n_now)
+            problems.append(Finding("missed_target", key, kind, value, previous_value, target,
+                                    score=round(gap, 4)))
             continue
-        for rule, reference in (("vs_previous", previous), ("vs_last_year", year_ago)):
-            if reference is None or not _is_notable(kind, value, reference):
+        order = [("vs_previous", previous_value, n_before), ("vs_last_year", year_ago, None)]
+        if key.startswith(YEAR_FIRST):
+            order.reverse()
+        for rule, reference, n_reference in order:
+            if reference is None:
                 continue
-            score = min(_significance(kind, value, reference), 1.0) * SCORE["change"]
+            if kind == "per100":  # test the complaint counts, not their rescaling
+                counts = compare.get("tickets.complaints.count") or {}
+                value_n, reference_n = counts.get("value"), counts.get(
+                    "previous_month" if rule == "vs_previous" else "same_month_last_year")
+                if value_n is None or reference_n is None:
+                    continue
+                effect = change_effect(key, kind, value_n, reference_n)
+            else:
+                effect = change_effect(key, kind, value, reference, n_now, n_reference)
+            if not is_notable(effect):
+                continue
             if _better(direction, value, reference):
                 met = entry["status"] == "met"
                 highlights.append(Finding(f"improved_{rule}", key, kind, value, reference,
-                                          target if met else None,
-                                          score=score + (0.5 if met else 0)))
+                                          target if met else None, score=round(abs(effect), 4)))
             else:
                 problems.append(Finding(f"worsened_{rule}", key, kind, value, reference,
-                                        target, score=score))
+                                        target, score=round(abs(effect), 4)))
             break
     return highlights, problems
 
 
+def _worst_spot(spots: list[dict], category: str) -> dict | None:
+    """The building with the most tickets of a category (from the hotspots), if any."""
+    ranked = sorted((s for s in spots if s["category"] == category),
+                    key=lambda s: (-s["count"], s["community"], str(s["building"])))
+    return ranked[0] if ranked else None
+
+
 def complaint_findings(current: dict, previous: dict | None) -> tuple[list, list]:
-    """Complaint categories that fell (highlights) or grew most (problems)."""
+    """Complaint categories that fell (highlights) or grew (problems), by a Poisson test.
+
+    A category that grew names the building where its tickets concentrate, when
+    the hotspots show one.
+    """
     if not previous or not current.get("tickets") or not previous.get("tickets"):
         return [], []
     now = current["tickets"]["complaints"]["by_category"]
     before = previous["tickets"]["complaints"]["by_category"]
+    spots = current["tickets"].get("hotspots") or []
     fell, grew = [], []
     for category in TICKET_CATEGORIES:
         value, reference = now[category], before[category]
-        if not _is_notable("count", value, reference):
+        effect = count_z(value, reference)
+        if not is_notable(effect):
             continue
+        extra: dict = {"category": category}
+        spot = _worst_spot(spots, category) if value > reference else None
+        if spot:
+            extra |= {"community": spot["community"], "building": spot["building"],
+                      "building_count": spot["count"]}
         finding = Finding("complaints_fell" if value < reference else "complaints_grew",
                           "tickets.complaints.by_category", "count", value, reference,
-                          extra={"category": category},
-                          score=min(_significance("count", value, reference), 1.0)
-                          * SCORE["change"])
+                          extra=extra, score=round(abs(effect), 4))
         (fell if value < reference else grew).append(finding)
     return fell, grew
 
 
-def ticket_problems(current: dict) -> list[Finding]:
+def ticket_problems(current: dict, named: frozenset = frozenset()) -> list[Finding]:
     """Overdue tickets, and hotspots (the same building and category again and again)
-    as one finding, since one inspection round answers them together."""
+    as one finding, since one inspection round answers them together.
+
+    Both are ranked by a Poisson test against what a sound month would show:
+    no overdue ticket, and about one ticket per building and category. A hotspot
+    already named by a complaint surge (``named``: community, building, category)
+    is left out, so the same building is not a problem twice.
+    """
     tickets = current.get("tickets")
     if not tickets:
         return []
     found = []
-    if tickets["overdue_open_at_end"] > 0:
-        found.append(Finding("overdue_open", "tickets.overdue_open_at_end", "count",
-                             tickets["overdue_open_at_end"], score=SCORE["overdue_open"]))
-    spots = tickets["hotspots"][:MAX_HOTSPOTS]
+    overdue = tickets["overdue_open_at_end"]
+    if overdue > 0:
+        found.append(Finding("overdue_open", "tickets.overdue_open_at_end", "count", overdue,
+                             score=round(count_z(overdue, 0), 4)))
+    spots = [s for s in tickets["hotspots"]
+             if (s["community"], s["building"], s["category"]) not in named][:MAX_HOTSPOTS]
     if spots:
         found.append(Finding("hotspot", "tickets.hotspots", "count", spots[0]["count"],
                              extra={"spots": spots},
-                             score=SCORE["hotspot"] + spots[0]["count"] / 1000))
+                             score=round(count_z(spots[0]["count"], 1), 4)))
     return found
 
 
 def fee_problems(current: dict, previous: dict | None, target: float | None) -> list[Finding]:
-    """Fee items and buildings collecting worst, and arrears ageing past a year."""
+    """Fee items and buildings collecting worst, and arrears ageing past a year.
+
+    A group is ranked by how many points of the scope's collection rate its
+    shortfall costs (its due × its gap to the target, over the scope's due), in
+    steps of ``MONEY_RATE_STEP``: a small item collecting nothing ranks below a
+    large item collecting a little less.
+    """
     fees = current.get("fees")
     if not fees:
         return []
     found = []
+    total_due = fees.get("due_in_month") or 0
     for group, rule in (("by_fee_item", "low_collection_item"),
                         ("by_building", "low_collection_building")):
         rated = [(name, g) for name, g in fees[group].items()
@@ -163,18 +201,20 @@ def fee_problems(current: dict, previous: dict | None, target: float | None) -> 
         rated.sort(key=lambda item: (item[1]["collection_rate_month"], item[0]))
         threshold = target if target is not None else 1.0
         for name, g in rated[:2]:
-            if g["collection_rate_month"] < threshold:
-                found.append(Finding(rule, f"fees.{group}", "rate", g["collection_rate_month"],
-                                     target=target,
-                                     extra={"name": name, "arrears_at_end": g["arrears_at_end"]},
-                                     score=SCORE["low_collection"]
-                                     + (threshold - g["collection_rate_month"]) / 5))
+            gap = threshold - g["collection_rate_month"]
+            if gap <= 0 or not total_due:
+                continue
+            cost = gap * g["due_in_month"] / total_due
+            found.append(Finding(rule, f"fees.{group}", "rate", g["collection_rate_month"],
+                                 target=target,
+                                 extra={"name": name, "arrears_at_end": g["arrears_at_end"]},
+                                 score=round(min(cost / MONEY_RATE_STEP, MAX_UNMODELLED), 4)))
     if previous and previous.get("fees") and previous["fees"]["aging"] and fees["aging"]:
         old, new = previous["fees"]["aging"]["366+"], fees["aging"]["366+"]
-        if new > old:
-            score = SCORE["arrears_aged"] + _significance("money", new, old) / 10
+        effect = change_effect("fees.aging.366+", "money", new, old)
+        if new > old and is_notable(effect):
             found.append(Finding("arrears_aged", "fees.aging.366+", "money", new, old,
-                                 score=score))
+                                 score=round(effect, 4)))
     return found
 
 
@@ -220,7 +260,10 @@ def expected_workload(history: dict[str, dict[str, int]], next_month: Month) -> 
 
 
 def _strongest(findings: list[Finding], limit: int) -> list[Finding]:
-    """The largest effects first, one per family of KPIs that tell the same story."""
+    """The largest effects first, one per family of KPIs that tell the same story.
+
+    Ties keep the order the candidates were found in (the sort is stable).
+    """
     catalogue = kpi_catalogue()
     chosen, families = [], set()
     for finding in sorted(findings, key=lambda f: -f.score):
@@ -255,9 +298,11 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
     """Everything the templates need for one scope's review, as plain data."""
     month = Month.parse(doc["month"])
     catalogue = kpi_catalogue()
-    highlights, problems = kpi_findings(doc["compare"])
+    highlights, problems = kpi_findings(doc["compare"], doc, previous)
     fell, grew = complaint_findings(doc, previous)
-    problems += grew + ticket_problems(doc)
+    named = frozenset((f.extra["community"], f.extra["building"], f.extra["category"])
+                      for f in grew if "building" in f.extra)
+    problems += grew + ticket_problems(doc, named)
     problems += fee_problems(doc, previous, targets.get("fees.collection_rate_month"))
     highlights = _strongest(highlights + fell, MAX_HIGHLIGHTS)
     problems = _strongest(problems, MAX_PROBLEMS)
