@@ -11,9 +11,9 @@ number (about 2 = "clearly more than chance"), and the draft ranks by it.
   rate as its weight (see :func:`rate_base`).
 - Rates of money (collection, recovery) and figures without a sampling model
   (minutes, hours, money, scores): a fixed step counts as one unit of z
-  (``MONEY_RATE_STEP`` percentage points, ``RELATIVE_STEP`` relative change),
-  capped at ``MAX_UNMODELLED`` so a figure that grew from almost nothing cannot
-  outrank every real finding.
+  (``MONEY_RATE_STEP`` percentage points, ``RELATIVE_STEP`` or ``TIME_STEP``
+  relative change), capped (``MAX_UNMODELLED``, ``MAX_TIME``) so a figure that
+  grew from almost nothing cannot outrank every real finding.
 - A missed target: the same tests, of the value against the target.
 
 ``docs/review.md`` states the rule for users; change both together.
@@ -28,10 +28,16 @@ Z_NOTABLE = 2.0
 # A money-weighted rate has no count behind it: half a point is one unit of z,
 # so a change of one percentage point is notable.
 MONEY_RATE_STEP = 0.005
-# Minutes, hours, money, scores: a 5 % relative change is one unit of z, so
-# a 10 % change is notable.
+# Money and scores: a 5 % relative change is one unit of z, so a 10 % change is
+# notable. Minutes and hours swing more from month to month (a few long tickets
+# move a mean): 10 % is one unit, so 20 % is notable.
 RELATIVE_STEP = 0.05
-MAX_UNMODELLED = 5.0
+TIME_STEP = 0.10
+# Figures without a count behind them cannot grow without limit: money (amounts
+# and money rates) up to 4, the month's biggest money fact beside a real count
+# surge; times and scores up to 3, below a strong count or rate finding.
+MAX_UNMODELLED = 4.0
+MAX_TIME = 3.0
 # Rates whose numerator and denominator are money, not tickets.
 MONEY_RATES = frozenset({
     "fees.collection_rate_month", "fees.collection_rate_ytd", "fees.arrears_recovery_rate",
@@ -66,14 +72,16 @@ def target_z(value: float, n_value: float, target: float) -> float:
 
 def _unmodelled(value: float, reference: float, kind: str, key: str) -> float:
     """Effect of a figure with no sampling model: steps of a fixed size, capped."""
+    timed = kind in ("minutes", "hours", "score")
+    cap = MAX_TIME if timed else MAX_UNMODELLED
     if kind == "rate":  # money-weighted rates, or a ticket rate without a base
         z = (value - reference) / MONEY_RATE_STEP
     elif reference == 0:
-        z = MAX_UNMODELLED if value else 0.0
-        z = z if value >= 0 else -z
+        z = cap if value > 0 else (-cap if value < 0 else 0.0)
     else:
-        z = (value - reference) / abs(reference) / RELATIVE_STEP
-    return max(-MAX_UNMODELLED, min(MAX_UNMODELLED, z))
+        step = TIME_STEP if kind in ("minutes", "hours") else RELATIVE_STEP
+        z = (value - reference) / abs(reference) / step
+    return max(-cap, min(cap, z))
 
 
 def rate_base(doc: dict | None, key: str) -> float | None:

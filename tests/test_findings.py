@@ -126,7 +126,7 @@ def test_arrears_at_start_are_not_a_problem_by_themselves():
 def test_a_fee_item_with_no_payments_is_named_for_a_missed_collection_rate():
     # Due 100,000: 物业费 80,000 collected 78,400 (98 %), 供暖费 20,000 collected 0.
     # Against the 95 % target only 供暖费 falls short; it costs 0.95 · 20,000 / 100,000
-    # = 19 points of the rate, capped at 5.
+    # = 19 points of the rate, capped at 4.
     fees = {"due_in_month": 100000.0, "aging": None, "by_building": {}, "by_fee_item": {
         "物业费": {"due_in_month": 80000.0, "collection_rate_month": 0.98,
                  "arrears_at_end": 1600.0},
@@ -134,7 +134,7 @@ def test_a_fee_item_with_no_payments_is_named_for_a_missed_collection_rate():
                  "arrears_at_end": 20000.0}}}
     found = fee_problems(_doc(None, {}, fees), None, 0.95)
     assert [(f.rule, f.extra["name"], f.score) for f in found] == [
-        ("low_collection_item", "供暖费", 5.0)]
+        ("low_collection_item", "供暖费", 4.0)]
 
 
 def test_the_drafts_figures_are_not_changed_by_ranking():
@@ -148,3 +148,56 @@ def test_the_drafts_figures_are_not_changed_by_ranking():
 def test_percentage_points_have_two_decimals():
     assert format_value(0.914, "rate", "zh") == "91.40%"
     assert format_delta(0.914, 0.9733, "rate", "zh").startswith("5.93")
+
+
+def test_a_fee_item_with_no_payments_is_the_named_cause_of_the_missed_rate():
+    # Same fees as above: the shortfall is 1,600 (物业费) + 20,000 (供暖费) = 21,600;
+    # 供暖费's 20,000 is 20,000 / 21,600 = 92.59 % of it, so it is named first, and the
+    # separate "lowest fee item" problem for 供暖费 is not written again.
+    fees = {"due_in_month": 100000.0, "collected_for_month": 78400.0,
+            "collection_rate_month": 0.784, "aging": None, "arrears_at_end": 21600.0,
+            "by_building": {}, "by_fee_item": {
+                "物业费": {"due_in_month": 80000.0, "collected_for_month": 78400.0,
+                         "collection_rate_month": 0.98, "arrears_at_end": 1600.0},
+                "供暖费": {"due_in_month": 20000.0, "collected_for_month": 0.0,
+                         "collection_rate_month": 0.0, "arrears_at_end": 20000.0}}}
+    compare = {"fees.collection_rate_month": _entry(0.784, None, target=0.95,
+                                                    status="missed")}
+    doc = _doc(None, compare, fees)
+    draft = build_draft(doc, previous=None, scope_name="A", city=None,
+                        targets={"fees.collection_rate_month": 0.95}, plan_items=[],
+                        holidays_now=[], holidays_next=[], workload=None,
+                        community_rows=[], names={"a": "A"})
+    assert [p["rule"] for p in draft["problems"]] == ["missed_target"]
+    items = draft["problems"][0]["extra"]["items"]
+    assert [(g["name"], g["shortfall"], g["share"]) for g in items] == [
+        ("供暖费", 20000.0, 0.9259), ("物业费", 1600.0, 0.0741)]
+
+
+def test_sla_breaches_planted_in_one_building_and_category_are_named():
+    # 23 late responses of 400 (rate 0.9425), 9 in 7栋, 8 of them lifts; 1 in 3栋 is no
+    # concentration and is left out. Against a 95 % target: z = −0.0075 / √(0.0475/400)
+    # = −0.688, a missed target all the same.
+    breaches = {"count": 23, "by_category": {"elevator": 8, "cleaning": 1},
+                "by_building": [{"community": "a", "building": "7栋", "count": 9},
+                                {"community": "a", "building": "3栋", "count": 1}]}
+    tickets = _tickets(response_on_time_rate=0.9425,
+                       sla_breaches={"response": breaches, "resolution": {"count": 0}})
+    compare = {"tickets.response_on_time_rate": _entry(0.9425, None, target=0.95,
+                                                       status="missed")}
+    draft = _draft(_doc(tickets, compare), None)
+    named = draft["problems"][0]["extra"]["breaches"]
+    assert named["count"] == 23
+    assert [(b["building"], b["count"]) for b in named["buildings"]] == [("7栋", 9)]
+    assert named["categories"] == [{"category": "elevator", "count": 8}]
+
+
+def test_overdue_tickets_are_listed_most_overdue_first():
+    listed = [{"ticket_id": f"T{i}", "community": "a", "building": f"{i}栋",
+               "category": "elevator", "days_overdue": 30 - i} for i in range(7)]
+    tickets = _tickets(overdue_open_at_end=7, overdue_open=listed)
+    draft = _draft(_doc(tickets, {}), None)
+    overdue = next(p for p in draft["problems"] if p["rule"] == "overdue_open")
+    # √7 = 2.646; the first five of the list (it is already most overdue first).
+    assert overdue["score"] == pytest.approx(2.646, abs=1e-3)
+    assert [t["ticket_id"] for t in overdue["extra"]["tickets"]] == ["T0", "T1", "T2", "T3", "T4"]
