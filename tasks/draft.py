@@ -350,9 +350,18 @@ def _strongest(findings: list[Finding], limit: int) -> list[Finding]:
     return chosen[:limit]
 
 
-def _actions(problems: list[Finding]) -> list[dict]:
-    """One concrete action per problem, named by the rule and KPI that raised it."""
-    return [{"rule": p.rule, "key": p.key, "extra": p.extra, "value": p.value}
+def _actions(problems: list[Finding], rows: list[dict] | None = None) -> list[dict]:
+    """One concrete action per problem, named by the rule and KPI that raised it.
+
+    At the portfolio a KPI's action names the communities that missed its target,
+    so the director knows whom to call.
+    """
+    missed: dict[str, list[str]] = {}
+    for row in rows or []:
+        for item in row["missed"]:
+            missed.setdefault(item["key"], []).append(row["name"])
+    return [{"rule": p.rule, "key": p.key, "extra": p.extra, "value": p.value,
+             "communities": missed.get(p.key, [])}
             for p in problems]
 
 
@@ -395,7 +404,7 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
         "compare": doc["compare"],
         "highlights": [asdict(f) | {"delta": f.delta} for f in highlights],
         "problems": [asdict(f) | {"delta": f.delta} for f in problems],
-        "actions": _actions(problems),
+        "actions": _actions(problems, community_rows),
         "keep_doing": [asdict(f) for f in highlights[:3]],
         "plan": {
             "seasonal": plan_items,
@@ -409,9 +418,38 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
     }
 
 
+# The headline KPIs the portfolio ranks its communities on (all "higher is better").
+RANKED_KPIS = ("completion_rate", "response_on_time_rate", "satisfaction_rate",
+               "collection_rate_month")
+
+
+def rank_communities(rows: list[dict]) -> list[dict]:
+    """The communities best first: the mean of their ranks on the headline KPIs.
+
+    Each KPI ranks the communities that have a value (1 = highest); the overall
+    order is by the mean of those ranks, then by name, so a director sees at a
+    glance who leads and who trails. A community with no headline value is last.
+    """
+    ranks: dict[str, list[int]] = {row["id"]: [] for row in rows}
+    for kpi in RANKED_KPIS:
+        valued = sorted((r for r in rows if r[kpi] is not None), key=lambda r: -r[kpi])
+        for position, row in enumerate(valued, start=1):
+            ranks[row["id"]].append(position)
+    mean = {cid: (sum(r) / len(r) if r else float("inf")) for cid, r in ranks.items()}
+    ordered = sorted(rows, key=lambda r: (mean[r["id"]], r["name"]))
+    return [row | {"rank": position, "mean_rank": round(mean[row["id"]], 2)
+                   if ranks[row["id"]] else None}
+            for position, row in enumerate(ordered, start=1)]
+
+
 def community_row(doc: dict, name: str) -> dict:
-    """One line of the portfolio's table of communities."""
+    """One line of the portfolio's table of communities, with the targets it missed."""
+    catalogue = kpi_catalogue()
+    missed = [{"key": key, "kind": catalogue[key]["kind"], "value": entry["value"],
+               "target": entry["target"]}
+              for key, entry in doc["compare"].items() if entry["status"] == "missed"]
     return {
+        "missed": missed,
         "id": doc["community"], "name": name,
         "created": scalar(doc, "tickets.created"),
         "completion_rate": scalar(doc, "tickets.completion_rate"),
@@ -470,7 +508,7 @@ def month_drafts(metrics: MonthMetrics, history: dict[str, dict], config: Config
     holidays_next = {scope: holidays_in(next_month, config.language, country=config.country,
                                         city=cities.get(scope))
                      for scope in (*communities, PORTFOLIO)}
-    rows = [community_row(documents[c], names[c]) for c in communities]
+    rows = rank_communities([community_row(documents[c], names[c]) for c in communities])
     drafts = {}
     for scope_id, doc in documents.items():
         community = config.community(scope_id)

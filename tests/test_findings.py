@@ -201,3 +201,48 @@ def test_overdue_tickets_are_listed_most_overdue_first():
     # √7 = 2.646; the first five of the list (it is already most overdue first).
     assert overdue["score"] == pytest.approx(2.646, abs=1e-3)
     assert [t["ticket_id"] for t in overdue["extra"]["tickets"]] == ["T0", "T1", "T2", "T3", "T4"]
+
+
+# --------------------------------------------------------------------------- rendered drafts
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[str, dict[str, str]]:
+    from test_review_language import _drafts  # the small two-community run of that file
+
+    from yuebao.tasks.render import render_review
+    out = {}
+    for language in ("zh", "en"):
+        drafts = _drafts(tmp_path_factory.mktemp(language), language)
+        out[language] = {s: render_review(d, language)[0] for s, d in drafts.items()}
+        out[language]["_drafts"] = drafts
+    return out
+
+
+def test_the_portfolio_draft_names_communities_and_ranks_them(rendered):
+    for language in ("zh", "en"):
+        drafts, markdown = rendered[language]["_drafts"], rendered[language]["_portfolio"]
+        keys = drafts["_portfolio"]["fees"]["by_building"]
+        assert keys and all("/" in key for key in keys)
+        for key in keys:  # "a/1栋" is printed "Jinjiang Garden 1栋"
+            assert key not in markdown
+        rows = drafts["_portfolio"]["communities"]
+        # Songhua (b): completion 100 %, response 100 %, satisfaction 100 %, no collection
+        # rate → places 1, 1, 1 = mean 1; Jinjiang (a): places 2, 2, 2, 1 = mean 1.75.
+        assert [(r["name"], r["rank"], r["mean_rank"]) for r in rows] == [
+            ("Songhua Court", 1, 1.0), ("Jinjiang Garden", 2, 1.75)]
+    zh = rendered["zh"]["_portfolio"]
+    assert "| 1 | Songhua Court |" in zh and "| 2 | Jinjiang Garden |" in zh
+    assert "- Songhua Court：年度累计收缴率 0.00%（目标 90.00%）。" in zh
+    assert "本月收缴率（重点：Jinjiang Garden）：" in zh
+
+
+def test_no_line_repeats_in_a_rendered_draft(rendered):
+    for language in ("zh", "en"):
+        for scope, markdown in rendered[language].items():
+            if scope == "_drafts":
+                continue
+            lines = [line for line in markdown.splitlines()
+                     if line.strip() and not line.startswith("|")]
+            repeated = {line for line in lines if lines.count(line) > 1}
+            assert not repeated, (language, scope, repeated)
