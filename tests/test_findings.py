@@ -246,3 +246,11 @@ def test_no_line_repeats_in_a_rendered_draft(rendered):
                      if line.strip() and not line.startswith("|")]
             repeated = {line for line in lines if lines.count(line) > 1}
             assert not repeated, (language, scope, repeated)
+
+
+def test_what_data_cannot_know_is_one_marked_line_each_in_its_part(rendered):
+    zh, en = rendered["zh"]["a"], rendered["en"]["a"]
+    overview, highlights = zh.split("## 二、")[0], zh.split("## 二、")[1].split("## 三、")[0]
+    assert overview.count("【请补充：") == 2 and highlights.count("【请补充：") == 4
+    assert "【请补充：本月业主表扬、锦旗与感谢信】" in highlights
+    assert zh.count("【请补充：") == 6 and en.count("[To add: ") == 6
