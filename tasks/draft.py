@@ -277,7 +277,7 @@ def named_causes(finding: Finding, doc: dict) -> Finding:
                                                 if b["count"] >= MIN_CONCENTRATION][:MAX_CAUSES],
                                   "categories": _top_categories(
                                       breaches.get("by_category") or {})}}
-    elif finding.rule == "overdue_open":
+    elif finding.rule == "overdue_open" or finding.key == "tickets.overdue_open_at_end":
         extra = {"tickets": (tickets.get("overdue_open") or [])[:MAX_OVERDUE_LISTED]}
     if not extra:
         return finding
@@ -289,8 +289,32 @@ def _without_named(problems: list[Finding]) -> list[Finding]:
     already names as a cause: the draft says each fact once."""
     named = {(g["name"]) for f in problems for part in ("items", "buildings")
              for g in f.extra.get(part, [])}
+    overdue_kpi = any(f.key == "tickets.overdue_open_at_end" and f.rule != "overdue_open"
+                      for f in problems)
     return [f for f in problems
-            if not (f.rule.startswith("low_collection_") and f.extra["name"] in named)]
+            if not (f.rule.startswith("low_collection_") and f.extra["name"] in named)
+            and not (overdue_kpi and f.rule == "overdue_open")]
+
+
+def _one_side_per_family(highlights: list[Finding],
+                         problems: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """A family of KPIs telling one story is a highlight or a problem, not both.
+
+    Without this, "arrears recovered rose on last month" and "the recovery rate fell
+    on last year" would contradict each other; the stronger effect keeps the family.
+    """
+    catalogue = kpi_catalogue()
+
+    def family(f: Finding) -> str | None:
+        return catalogue.get(f.key, {}).get("family")
+
+    best: dict[str, float] = {}
+    for f in highlights + problems:
+        if family(f):
+            best[family(f)] = max(best.get(family(f), 0.0), f.score)
+    top_problem = {family(f) for f in problems if family(f) and f.score == best[family(f)]}
+    return ([f for f in highlights if family(f) not in top_problem],
+            [f for f in problems if not family(f) or family(f) in top_problem])
 
 
 def data_quality_summary(data_quality: dict) -> dict:
@@ -388,9 +412,10 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
                       for f in grew if "building" in f.extra)
     problems += grew + ticket_problems(doc, named)
     problems += fee_problems(doc, previous, targets.get("fees.collection_rate_month"))
-    highlights = _strongest(highlights + fell, MAX_HIGHLIGHTS)
-    problems = _strongest(_without_named(
-        [named_causes(f, doc) for f in problems]), MAX_PROBLEMS)
+    highlights, problems = _one_side_per_family(highlights + fell, _without_named(
+        [named_causes(f, doc) for f in problems]))
+    highlights = _strongest(highlights, MAX_HIGHLIGHTS)
+    problems = _strongest(problems, MAX_PROBLEMS)
     return {
         "month": {"year": month.year, "month": month.month, "text": str(month)},
         "next_month": {"year": month.shift(1).year, "month": month.shift(1).month},

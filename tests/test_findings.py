@@ -254,3 +254,14 @@ def test_what_data_cannot_know_is_one_marked_line_each_in_its_part(rendered):
     assert overview.count("【请补充：") == 2 and highlights.count("【请补充：") == 4
     assert "【请补充：本月业主表扬、锦旗与感谢信】" in highlights
     assert zh.count("【请补充：") == 6 and en.count("[To add: ") == 6
+
+
+def test_one_story_is_a_highlight_or_a_problem_never_both():
+    # Arrears recovered 100 → 150 (+50 %, ten 5 % steps, capped at 4.0) and the recovery
+    # rate 25 % → 24 % on last year (−1 point = −2.0): one family, the stronger side wins.
+    compare = {"fees.arrears_collected": _entry(150.0, 100.0),
+               "fees.arrears_recovery_rate": _entry(0.24, None, 0.25)}
+    draft = _draft(_doc(None, compare), None)
+    assert [(h["key"], h["score"]) for h in draft["highlights"]] == [
+        ("fees.arrears_collected", 4.0)]
+    assert draft["problems"] == []
