@@ -467,6 +467,34 @@ def rank_communities(rows: list[dict]) -> list[dict]:
             for position, row in enumerate(ordered, start=1)]
 
 
+REVIEW_SCHEMA = "yuebao.review/1"
+
+
+def review_record(draft: dict) -> dict:
+    """What ``review.json`` holds: every highlight, problem and action of the draft,
+    with the rule, the figures and the rank that produced it.
+
+    It lets a reader trace each sentence to ``metrics.json`` and lets next month's
+    run follow up last month's actions.
+    """
+    def ranked(findings: list[dict]) -> list[dict]:
+        return [{"rank": rank, "rule": f["rule"], "key": f["key"], "kind": f["kind"],
+                 "value": f["value"], "reference": f["reference"], "target": f["target"],
+                 "delta": f["delta"], "effect": f["score"], "extra": f["extra"]}
+                for rank, f in enumerate(findings, start=1)]
+
+    return {
+        "schema": REVIEW_SCHEMA, "month": draft["month"]["text"],
+        "scope": draft["scope"]["id"],
+        "highlights": ranked(draft["highlights"]),
+        "problems": ranked(draft["problems"]),
+        "actions": [{"rank": rank, "problem_rank": rank, "rule": a["rule"], "key": a["key"],
+                     "value": a["value"], "extra": a["extra"],
+                     "communities": a.get("communities", [])}
+                    for rank, a in enumerate(draft["actions"], start=1)],
+    }
+
+
 def community_row(doc: dict, name: str) -> dict:
     """One line of the portfolio's table of communities, with the targets it missed."""
     catalogue = kpi_catalogue()

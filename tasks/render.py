@@ -35,6 +35,7 @@ from yuebao.files import (
 from yuebao.inert import inert_csv, markdown_data, markdown_plain
 from yuebao.months import Month
 from yuebao.tasks.document import write_review_docx
+from yuebao.tasks.draft import review_record
 from yuebao.tasks.ingest import Ingested
 from yuebao.tasks.ingest.parse import suggest_format
 from yuebao.tasks.spreadsheet import write_metrics_xlsx
@@ -201,6 +202,7 @@ def render_scope(scope: str, draft: dict, document: dict, folder: Path, language
         markdown, html = render_review(draft, language)
         write_json(fresh / "metrics.json", document)
         write_text(fresh / "review.md", markdown)
+        write_json(fresh / "review.json", review_record(draft))
         write_text(fresh / "review.html", html)
         write_review_docx(markdown, fresh / "review.docx", language)
         write_metrics_xlsx(document, fresh / "metrics.xlsx", language, names)

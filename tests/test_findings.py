@@ -265,3 +265,21 @@ def test_one_story_is_a_highlight_or_a_problem_never_both():
     assert [(h["key"], h["score"]) for h in draft["highlights"]] == [
         ("fees.arrears_collected", 4.0)]
     assert draft["problems"] == []
+
+
+def test_review_json_keeps_the_rule_figures_and_rank_of_every_finding():
+    import json
+
+    from yuebao.tasks.draft import review_record
+    spot = {"community": "a", "building": "7栋", "category": "cleaning", "count": 25}
+    now = _tickets({"cleaning": 27, "noise": 13}, hotspots=[spot])
+    compare = {"tickets.complaints.count": _entry(40, 20, direction="at_most")}
+    record = review_record(_draft(_doc(now, compare), _doc(_tickets({"cleaning": 7,
+                                                                     "noise": 13}), {})))
+    json.dumps(record)  # plain JSON
+    first = record["problems"][0]
+    assert (first["rank"], first["rule"], first["value"], first["reference"],
+            first["delta"]) == (1, "complaints_grew", 27, 7, 20)
+    assert first["effect"] == pytest.approx(3.430, abs=1e-3)
+    assert first["extra"]["building"] == "7栋"
+    assert [a["rule"] for a in record["actions"]] == [p["rule"] for p in record["problems"]]
