@@ -391,7 +391,8 @@ def test_every_rule_renders_in_both_languages(drafts, scope, overdue):
     assert "the lowest of all fee items and below the 85.00% target" in en
     assert "the lowest of all buildings" in en
     assert "Arrears more than a year old rose to 250.00 yuan, up 150.00 yuan" in en
-    assert "Noise complaints: keep up the good trend" in en
+    assert ("- Noise complaints at 1 this month: share the lessons and build them into next "
+            "month's team reviews.") in en
     assert "Holidays this month: National Day (October 1) and Mid-Autumn Festival (October 6)" \
         in en
     assert ("we expect about 12 tickets next month: plumbing and electrical 7, lift 4 "
@@ -400,14 +401,20 @@ def test_every_rule_renders_in_both_languages(drafts, scope, overdue):
     assert "Community “c” is in the data but not in the config" in en
     assert "Tickets whose reopen count could not be read, counted as 0: 2." in en
     assert "- Export the full payment ledger" in en
-    assert "This month's review shows 3 indicators that improved and 9 issues" in en
+    # The closing names the top two highlights and top three problems, not list counts.
+    assert ("The main gains were median response time at 20 min (last month 30 min) and "
+            "monthly arrears recovery rate at 20.00% (a year ago 10.00%). What most needs "
+            "work: completion rate of the month's tickets at 71.43% (target 95.00%); average "
+            "resolution time at 30.5 h (last month 24 h); complaints at 2 (a year ago 0).") in en
 
 
 def test_closing_is_grammatical_for_one_and_for_none(drafts):
     draft = dict(drafts["en"]["b"], highlights=drafts["en"]["b"]["highlights"][:1],
                  problems=drafts["en"]["b"]["problems"][:1])
     closing = render_review(draft, "en")[0].rstrip().splitlines()[-1]
-    assert "shows 1 indicator that improved and 1 issue that still needs work." in closing
+    assert ("The main gains were arrears recovered this month at 100.00 yuan (last month "
+            "0.00 yuan). What most needs work: year-to-date collection rate at 0.00% "
+            "(target 90.00%).") in closing
     quiet = dict(draft, highlights=[], problems=[], actions=[], keep_doing=[])
     markdown = render_review(quiet, "en")[0]
     assert "concentrated on repair response, complaint handling and fee collection. " \
