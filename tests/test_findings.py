@@ -145,8 +145,20 @@ def test_the_drafts_figures_are_not_changed_by_ranking():
     assert doc["tickets"]["hotspots"] == [spot]
 
 
-def test_percentage_points_have_two_decimals():
+def test_one_precision_per_kind_in_sentences():
+    from yuebao.tasks.render import format_prose, format_prose_delta
     assert format_value(0.914, "rate", "zh") == "91.40%"
+    # 84.95 % − 70.35 % = 14.6 points, written with 2 decimals.
+    assert format_prose_delta(0.8495, 0.7035, "rate", "zh") == "14.60 个百分点"
+    assert format_prose_delta(0.914, 0.9733, "rate", "en") == "5.93 pp"
+    assert format_prose(21.03, "minutes", "zh") == "21.0 分钟"
+    assert format_prose(5.8, "minutes", "en") == "5.8 min"
+    # 1,330,881.14 yuan = 133.09 万元 in a Chinese sentence; below 100,000 stays in 元;
+    # the table (format_value) keeps exact yuan; English sentences keep exact yuan.
+    assert format_prose(1330881.14, "money", "zh") == "133.09 万元"
+    assert format_prose(61457.36, "money", "zh") == "61,457.36 元"
+    assert format_value(1330881.14, "money", "zh") == "1,330,881.14 元"
+    assert format_prose(1330881.14, "money", "en") == "1,330,881.14 yuan"
     assert format_delta(0.914, 0.9733, "rate", "zh").startswith("5.93")
 
 

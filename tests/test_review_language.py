@@ -238,7 +238,7 @@ def test_key_figures_are_the_same_in_both_languages(reviews):
     for figure in ("71.43%", "75.62%", "64.87%", "80.00%", "1,230.50", "930.50", "1,430.50",
                    "900.00", "20.00%"):
         assert figure in zh and figure in en, figure
-    assert "20 分钟" in zh and "20 min" in en
+    assert "20.0 分钟" in zh and "20.0 min" in en  # minutes in sentences: 1 decimal
     assert "受理报事工单 7 件" in zh and "we received 7 tickets" in en
     # Ranked by effect (tasks/significance.py): the collection rate 9.38 points under
     # its target outranks a satisfaction miss on 5 rated tickets (z = −0.745), which
@@ -370,8 +370,8 @@ def test_every_rule_renders_in_both_languages(drafts, scope, overdue):
     en = rendered["en"]
     assert CJK.findall(_without_data(en)) == []
     assert _shape(en) == _shape(rendered["zh"])
-    assert "Median response time: 20 min, 10 min shorter than last month." in en
-    assert ("Monthly arrears recovery rate: 20.00%, up 10 pp from the same month last year, "
+    assert "Median response time: 20.0 min, 10.0 min shorter than last month." in en
+    assert ("Monthly arrears recovery rate: 20.00%, up 10.00 pp from the same month last year, "
             "meeting the target.") in en
     assert "Noise complaints: 1, down 3 from last month." in en
     assert ("Average resolution time: 30.5 h, 6.5 h longer than last month; "
@@ -402,10 +402,10 @@ def test_every_rule_renders_in_both_languages(drafts, scope, overdue):
     assert "Tickets whose reopen count could not be read, counted as 0: 2." in en
     assert "- Export the full payment ledger" in en
     # The closing names the top two highlights and top three problems, not list counts.
-    assert ("The main gains were median response time at 20 min (last month 30 min) and "
+    assert ("The main gains were median response time at 20.0 min (last month 30.0 min) and "
             "monthly arrears recovery rate at 20.00% (a year ago 10.00%). What most needs "
             "work: completion rate of the month's tickets at 71.43% (target 95.00%); average "
-            "resolution time at 30.5 h (last month 24 h); complaints at 2 (a year ago 0).") in en
+            "resolution time at 30.5 h (last month 24.0 h); complaints at 2 (a year ago 0).") in en
 
 
 def test_closing_is_grammatical_for_one_and_for_none(drafts):
