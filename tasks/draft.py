@@ -8,7 +8,7 @@ said lives in ``templates/<language>/``: nothing here is reader-facing text.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -18,27 +18,35 @@ from yuebao.months import Month
 from yuebao.schema import PORTFOLIO, TICKET_CATEGORIES
 from yuebao.tasks.metrics import MonthMetrics, kpi_catalogue, scalar
 from yuebao.tasks.plan import city_info, holidays_in, seasonal_plan
+from yuebao.tasks.significance import (
+    MAX_UNMODELLED,
+    MONEY_RATE_STEP,
+    change_effect,
+    count_z,
+    is_notable,
+    rate_base,
+    target_effect,
+)
 from yuebao.words import labels
 
 MAX_HIGHLIGHTS = 5
 MAX_PROBLEMS = 6
 MAX_HOTSPOTS = 3
-# A change is worth a sentence when a rate moves by a percentage point, or any
-# other figure by a tenth (and by at least 3 for counts).
-RATE_STEP = 0.01
-RELATIVE_STEP = 0.10
-COUNT_STEP = 3
-MAX_SIGNIFICANCE = 3.0
-# Which problems come first when there are more than fit: missed targets (what a
-# community is judged on), then the concrete blind spots (hotspots, overdue work),
-# then worsening figures, low-collecting fee items and buildings, ageing arrears.
-SCORE = {"missed_target": 1.0, "hotspot": 1.2, "overdue_open": 1.1, "change": 0.9,
-         "low_collection": 0.7, "arrears_aged": 0.5}
+# Arrears at the start of the month are last month's end: not news by themselves.
+# Only the end of the month and the bridge (new, collected) tell the story.
+NOT_FINDINGS = frozenset({"fees.arrears_at_start"})
+# Fee rates and arrears follow billing cycles (annual and seasonal bills), so they
+# are judged against the same month last year first; everything else against last month.
+YEAR_FIRST = "fees."
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One highlight or problem: the rule that fired and the figures behind it."""
+    """One highlight or problem: the rule that fired and the figures behind it.
+
+    ``score`` is the effect of :mod:`yuebao.tasks.significance` (a z-like size),
+    the only thing candidates are ranked by.
+    """
 
     rule: str
     key: str
@@ -56,106 +64,136 @@ class Finding:
         return self.value - self.reference
 
 
-def _significance(kind: str, value: float, reference: float) -> float:
-    """How large a change is, on one scale for rates and for everything else.
-
-    Capped, so a figure that grew from nothing does not outrank everything else.
-    """
-    if kind == "rate":
-        return min(abs(value - reference) / RATE_STEP * RELATIVE_STEP, MAX_SIGNIFICANCE)
-    if reference == 0:
-        return 1.0 if value else 0.0
-    return min(abs(value - reference) / abs(reference), MAX_SIGNIFICANCE)
-
-
-def _is_notable(kind: str, value: float, reference: float) -> bool:
-    if kind == "rate":
-        return abs(value - reference) >= RATE_STEP - 1e-12
-    if kind in ("count", "households") and abs(value - reference) < COUNT_STEP:
-        return False
-    return _significance(kind, value, reference) >= RELATIVE_STEP
-
-
 def _better(direction: str, value: float, reference: float) -> bool:
     return value > reference if direction == "at_least" else value < reference
 
 
-def kpi_findings(compare: dict) -> tuple[list[Finding], list[Finding]]:
-    """Highlights and problems among the KPIs that have a direction."""
+def kpi_findings(compare: dict, doc: dict | None = None,
+                 previous: dict | None = None) -> tuple[list[Finding], list[Finding]]:
+    """Highlights and problems among the KPIs that have a direction.
+
+    A missed target is always a problem, ranked by its gap; otherwise a change
+    against last month or the same month last year is a finding only when it is
+    significant, and a comparison month the exports do not cover (null) never is.
+    """
     catalogue = kpi_catalogue()
     highlights, problems = [], []
     for key, entry in compare.items():
         direction, value = entry["direction"], entry["value"]
-        if direction is None or value is None:
+        if direction is None or value is None or key in NOT_FINDINGS:
             continue
         kind = catalogue[key]["kind"]
-        target, previous = entry["target"], entry["previous_month"]
+        target, previous_value = entry["target"], entry["previous_month"]
         year_ago = entry["same_month_last_year"]
+        n_now, n_before = rate_base(doc, key), rate_base(previous, key)
         if entry["status"] == "missed":
-            gap = _significance(kind, value, target) if target else 1.0
-            problems.append(Finding("missed_target", key, kind, value, previous, target,
-                                    score=SCORE["missed_target"] + min(gap, 1.0) / 2))
+            gap = target_effect(key, kind, value, target, n_now)
+            problems.append(Finding("missed_target", key, kind, value, previous_value, target,
+                                    score=round(gap, 4)))
             continue
-        for rule, reference in (("vs_previous", previous), ("vs_last_year", year_ago)):
-            if reference is None or not _is_notable(kind, value, reference):
+        order = [("vs_previous", previous_value, n_before), ("vs_last_year", year_ago, None)]
+        if key.startswith(YEAR_FIRST):
+            order.reverse()
+        for rule, reference, n_reference in order:
+            if reference is None:
                 continue
-            score = min(_significance(kind, value, reference), 1.0) * SCORE["change"]
+            if kind == "per100":  # test the complaint counts, not their rescaling
+                counts = compare.get("tickets.complaints.count") or {}
+                value_n, reference_n = counts.get("value"), counts.get(
+                    "previous_month" if rule == "vs_previous" else "same_month_last_year")
+                if value_n is None or reference_n is None:
+                    continue
+                effect = change_effect(key, kind, value_n, reference_n)
+            else:
+                effect = change_effect(key, kind, value, reference, n_now, n_reference)
+            if not is_notable(effect):
+                continue
             if _better(direction, value, reference):
                 met = entry["status"] == "met"
                 highlights.append(Finding(f"improved_{rule}", key, kind, value, reference,
-                                          target if met else None,
-                                          score=score + (0.5 if met else 0)))
+                                          target if met else None, score=round(abs(effect), 4)))
             else:
                 problems.append(Finding(f"worsened_{rule}", key, kind, value, reference,
-                                        target, score=score))
+                                        target, score=round(abs(effect), 4)))
             break
     return highlights, problems
 
 
+def _worst_spot(spots: list[dict], category: str) -> dict | None:
+    """The building with the most tickets of a category (from the hotspots), if any."""
+    ranked = sorted((s for s in spots if s["category"] == category),
+                    key=lambda s: (-s["count"], s["community"], str(s["building"])))
+    return ranked[0] if ranked else None
+
+
 def complaint_findings(current: dict, previous: dict | None) -> tuple[list, list]:
-    """Complaint categories that fell (highlights) or grew most (problems)."""
+    """Complaint categories that fell (highlights) or grew (problems), by a Poisson test.
+
+    A category that grew names the building where its tickets concentrate, when
+    the hotspots show one.
+    """
     if not previous or not current.get("tickets") or not previous.get("tickets"):
         return [], []
     now = current["tickets"]["complaints"]["by_category"]
     before = previous["tickets"]["complaints"]["by_category"]
+    spots = current["tickets"].get("hotspots") or []
     fell, grew = [], []
     for category in TICKET_CATEGORIES:
         value, reference = now[category], before[category]
-        if not _is_notable("count", value, reference):
+        effect = count_z(value, reference)
+        if not is_notable(effect):
             continue
+        extra: dict = {"category": category}
+        spot = _worst_spot(spots, category) if value > reference else None
+        if spot:
+            extra |= {"community": spot["community"], "building": spot["building"],
+                      "building_count": spot["count"]}
         finding = Finding("complaints_fell" if value < reference else "complaints_grew",
                           "tickets.complaints.by_category", "count", value, reference,
-                          extra={"category": category},
-                          score=min(_significance("count", value, reference), 1.0)
-                          * SCORE["change"])
+                          extra=extra, score=round(abs(effect), 4))
         (fell if value < reference else grew).append(finding)
     return fell, grew
 
 
-def ticket_problems(current: dict) -> list[Finding]:
+def ticket_problems(current: dict, named: frozenset = frozenset()) -> list[Finding]:
     """Overdue tickets, and hotspots (the same building and category again and again)
-    as one finding, since one inspection round answers them together."""
+    as one finding, since one inspection round answers them together.
+
+    Both are ranked by a Poisson test against what a sound month would show:
+    no overdue ticket, and about one ticket per building and category. A hotspot
+    already named by a complaint surge (``named``: community, building, category)
+    is left out, so the same building is not a problem twice.
+    """
     tickets = current.get("tickets")
     if not tickets:
         return []
     found = []
-    if tickets["overdue_open_at_end"] > 0:
-        found.append(Finding("overdue_open", "tickets.overdue_open_at_end", "count",
-                             tickets["overdue_open_at_end"], score=SCORE["overdue_open"]))
-    spots = tickets["hotspots"][:MAX_HOTSPOTS]
+    overdue = tickets["overdue_open_at_end"]
+    if overdue > 0:
+        found.append(Finding("overdue_open", "tickets.overdue_open_at_end", "count", overdue,
+                             score=round(count_z(overdue, 0), 4)))
+    spots = [s for s in tickets["hotspots"]
+             if (s["community"], s["building"], s["category"]) not in named][:MAX_HOTSPOTS]
     if spots:
         found.append(Finding("hotspot", "tickets.hotspots", "count", spots[0]["count"],
                              extra={"spots": spots},
-                             score=SCORE["hotspot"] + spots[0]["count"] / 1000))
+                             score=round(count_z(spots[0]["count"], 1), 4)))
     return found
 
 
 def fee_problems(current: dict, previous: dict | None, target: float | None) -> list[Finding]:
-    """Fee items and buildings collecting worst, and arrears ageing past a year."""
+    """Fee items and buildings collecting worst, and arrears ageing past a year.
+
+    A group is ranked by how many points of the scope's collection rate its
+    shortfall costs (its due × its gap to the target, over the scope's due), in
+    steps of ``MONEY_RATE_STEP``: a small item collecting nothing ranks below a
+    large item collecting a little less.
+    """
     fees = current.get("fees")
     if not fees:
         return []
     found = []
+    total_due = fees.get("due_in_month") or 0
     for group, rule in (("by_fee_item", "low_collection_item"),
                         ("by_building", "low_collection_building")):
         rated = [(name, g) for name, g in fees[group].items()
@@ -163,19 +201,120 @@ def fee_problems(current: dict, previous: dict | None, target: float | None) -> 
         rated.sort(key=lambda item: (item[1]["collection_rate_month"], item[0]))
         threshold = target if target is not None else 1.0
         for name, g in rated[:2]:
-            if g["collection_rate_month"] < threshold:
-                found.append(Finding(rule, f"fees.{group}", "rate", g["collection_rate_month"],
-                                     target=target,
-                                     extra={"name": name, "arrears_at_end": g["arrears_at_end"]},
-                                     score=SCORE["low_collection"]
-                                     + (threshold - g["collection_rate_month"]) / 5))
+            gap = threshold - g["collection_rate_month"]
+            if gap <= 0 or not total_due:
+                continue
+            cost = gap * g["due_in_month"] / total_due
+            found.append(Finding(rule, f"fees.{group}", "rate", g["collection_rate_month"],
+                                 target=target,
+                                 extra={"name": name, "arrears_at_end": g["arrears_at_end"]},
+                                 score=round(min(cost / MONEY_RATE_STEP, MAX_UNMODELLED), 4)))
     if previous and previous.get("fees") and previous["fees"]["aging"] and fees["aging"]:
         old, new = previous["fees"]["aging"]["366+"], fees["aging"]["366+"]
-        if new > old:
-            score = SCORE["arrears_aged"] + _significance("money", new, old) / 10
+        effect = change_effect("fees.aging.366+", "money", new, old)
+        if new > old and is_notable(effect):
             found.append(Finding("arrears_aged", "fees.aging.366+", "money", new, old,
-                                 score=score))
+                                 score=round(effect, 4)))
     return found
+
+
+MAX_CAUSES = 2
+MAX_OVERDUE_LISTED = 5
+# One breach in a building is not a concentration.
+MIN_CONCENTRATION = 2
+COLLECTION_KEYS = frozenset({"fees.collection_rate_month"})
+SLA_KEYS = {"tickets.response_on_time_rate": "response",
+            "tickets.resolution_on_time_rate": "resolution"}
+
+
+def _shortfalls(groups: dict) -> list[dict]:
+    """Fee items or buildings by this month's shortfall (due − collected), largest first."""
+    total = sum(g["due_in_month"] - g["collected_for_month"] for g in groups.values())
+    ranked = sorted(((name, g["due_in_month"] - g["collected_for_month"], g)
+                     for name, g in groups.items()), key=lambda item: (-item[1], item[0]))
+    return [{"name": name, "shortfall": round(gap, 2), "due": g["due_in_month"],
+             "rate": g["collection_rate_month"],
+             "share": round(gap / total, 4) if total > 0 else None}
+            for name, gap, g in ranked[:MAX_CAUSES] if gap > 0]
+
+
+def _top_categories(by_category: dict) -> list[dict]:
+    ranked = sorted(by_category.items(), key=lambda item: (-item[1], item[0]))
+    return [{"category": c, "count": n} for c, n in ranked[:MAX_CAUSES]
+            if n >= MIN_CONCENTRATION]
+
+
+def named_causes(finding: Finding, doc: dict) -> Finding:
+    """The same finding, with where its figure comes from, so the draft can name it.
+
+    A collection rate names the fee items and buildings with the largest shortfall;
+    end-of-month arrears the bridge (new, collected, end) and the fee item holding
+    most of them; an on-time rate where its breaches concentrate (building,
+    category); overdue tickets are listed, most overdue first.
+    """
+    fees, tickets = doc.get("fees") or {}, doc.get("tickets") or {}
+    extra: dict = {}
+    if finding.key in COLLECTION_KEYS and fees and not finding.rule.startswith("improved"):
+        extra = {"items": _shortfalls(fees.get("by_fee_item") or {}),
+                 "buildings": _shortfalls(fees.get("by_building") or {})}
+    elif finding.key == "fees.arrears_at_end" and fees:
+        items = sorted((fees.get("by_fee_item") or {}).items(),
+                       key=lambda item: (-item[1]["arrears_at_end"], item[0]))
+        end = fees["arrears_at_end"]
+        top = items[0] if items and end else None
+        extra = {"bridge": {"new": fees.get("new_arrears"),
+                            "collected": fees.get("arrears_collected"), "end": end,
+                            "item": top[0] if top else None,
+                            "item_arrears": top[1]["arrears_at_end"] if top else None,
+                            "item_share": round(top[1]["arrears_at_end"] / end, 4)
+                            if top else None}}
+    elif finding.key in SLA_KEYS and tickets.get("sla_breaches") \
+            and not finding.rule.startswith("improved"):
+        breaches = tickets["sla_breaches"][SLA_KEYS[finding.key]]
+        if breaches.get("count"):
+            extra = {"breaches": {"part": SLA_KEYS[finding.key], "count": breaches["count"],
+                                  "buildings": [b for b in breaches.get("by_building") or []
+                                                if b["count"] >= MIN_CONCENTRATION][:MAX_CAUSES],
+                                  "categories": _top_categories(
+                                      breaches.get("by_category") or {})}}
+    elif finding.rule == "overdue_open" or finding.key == "tickets.overdue_open_at_end":
+        extra = {"tickets": (tickets.get("overdue_open") or [])[:MAX_OVERDUE_LISTED]}
+    if not extra:
+        return finding
+    return replace(finding, extra=finding.extra | extra)
+
+
+def _without_named(problems: list[Finding]) -> list[Finding]:
+    """Leave out a low-collecting fee item or building that a collection-rate problem
+    already names as a cause: the draft says each fact once."""
+    named = {(g["name"]) for f in problems for part in ("items", "buildings")
+             for g in f.extra.get(part, [])}
+    overdue_kpi = any(f.key == "tickets.overdue_open_at_end" and f.rule != "overdue_open"
+                      for f in problems)
+    return [f for f in problems
+            if not (f.rule.startswith("low_collection_") and f.extra["name"] in named)
+            and not (overdue_kpi and f.rule == "overdue_open")]
+
+
+def _one_side_per_family(highlights: list[Finding],
+                         problems: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """A family of KPIs telling one story is a highlight or a problem, not both.
+
+    Without this, "arrears recovered rose on last month" and "the recovery rate fell
+    on last year" would contradict each other; the stronger effect keeps the family.
+    """
+    catalogue = kpi_catalogue()
+
+    def family(f: Finding) -> str | None:
+        return catalogue.get(f.key, {}).get("family")
+
+    best: dict[str, float] = {}
+    for f in highlights + problems:
+        if family(f):
+            best[family(f)] = max(best.get(family(f), 0.0), f.score)
+    top_problem = {family(f) for f in problems if family(f) and f.score == best[family(f)]}
+    return ([f for f in highlights if family(f) not in top_problem],
+            [f for f in problems if not family(f) or family(f) in top_problem])
 
 
 def data_quality_summary(data_quality: dict) -> dict:
@@ -220,7 +359,10 @@ def expected_workload(history: dict[str, dict[str, int]], next_month: Month) -> 
 
 
 def _strongest(findings: list[Finding], limit: int) -> list[Finding]:
-    """The largest effects first, one per family of KPIs that tell the same story."""
+    """The largest effects first, one per family of KPIs that tell the same story.
+
+    Ties keep the order the candidates were found in (the sort is stable).
+    """
     catalogue = kpi_catalogue()
     chosen, families = [], set()
     for finding in sorted(findings, key=lambda f: -f.score):
@@ -232,9 +374,18 @@ def _strongest(findings: list[Finding], limit: int) -> list[Finding]:
     return chosen[:limit]
 
 
-def _actions(problems: list[Finding]) -> list[dict]:
-    """One concrete action per problem, named by the rule and KPI that raised it."""
-    return [{"rule": p.rule, "key": p.key, "extra": p.extra, "value": p.value}
+def _actions(problems: list[Finding], rows: list[dict] | None = None) -> list[dict]:
+    """One concrete action per problem, named by the rule and KPI that raised it.
+
+    At the portfolio a KPI's action names the communities that missed its target,
+    so the director knows whom to call.
+    """
+    missed: dict[str, list[str]] = {}
+    for row in rows or []:
+        for item in row["missed"]:
+            missed.setdefault(item["key"], []).append(row["name"])
+    return [{"rule": p.rule, "key": p.key, "extra": p.extra, "value": p.value,
+             "communities": missed.get(p.key, [])}
             for p in problems]
 
 
@@ -255,11 +406,15 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
     """Everything the templates need for one scope's review, as plain data."""
     month = Month.parse(doc["month"])
     catalogue = kpi_catalogue()
-    highlights, problems = kpi_findings(doc["compare"])
+    highlights, problems = kpi_findings(doc["compare"], doc, previous)
     fell, grew = complaint_findings(doc, previous)
-    problems += grew + ticket_problems(doc)
+    named = frozenset((f.extra["community"], f.extra["building"], f.extra["category"])
+                      for f in grew if "building" in f.extra)
+    problems += grew + ticket_problems(doc, named)
     problems += fee_problems(doc, previous, targets.get("fees.collection_rate_month"))
-    highlights = _strongest(highlights + fell, MAX_HIGHLIGHTS)
+    highlights, problems = _one_side_per_family(highlights + fell, _without_named(
+        [named_causes(f, doc) for f in problems]))
+    highlights = _strongest(highlights, MAX_HIGHLIGHTS)
     problems = _strongest(problems, MAX_PROBLEMS)
     return {
         "month": {"year": month.year, "month": month.month, "text": str(month)},
@@ -274,7 +429,7 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
         "compare": doc["compare"],
         "highlights": [asdict(f) | {"delta": f.delta} for f in highlights],
         "problems": [asdict(f) | {"delta": f.delta} for f in problems],
-        "actions": _actions(problems),
+        "actions": _actions(problems, community_rows),
         "keep_doing": [asdict(f) for f in highlights[:3]],
         "plan": {
             "seasonal": plan_items,
@@ -288,9 +443,66 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
     }
 
 
-def community_row(doc: dict, name: str) -> dict:
-    """One line of the portfolio's table of communities."""
+# The headline KPIs the portfolio ranks its communities on (all "higher is better").
+RANKED_KPIS = ("completion_rate", "response_on_time_rate", "satisfaction_rate",
+               "collection_rate_month")
+
+
+def rank_communities(rows: list[dict]) -> list[dict]:
+    """The communities best first: the mean of their ranks on the headline KPIs.
+
+    Each KPI ranks the communities that have a value (1 = highest); the overall
+    order is by the mean of those ranks, then by name, so a director sees at a
+    glance who leads and who trails. A community with no headline value is last.
+    """
+    ranks: dict[str, list[int]] = {row["id"]: [] for row in rows}
+    for kpi in RANKED_KPIS:
+        valued = sorted((r for r in rows if r[kpi] is not None), key=lambda r: -r[kpi])
+        for position, row in enumerate(valued, start=1):
+            ranks[row["id"]].append(position)
+    mean = {cid: (sum(r) / len(r) if r else float("inf")) for cid, r in ranks.items()}
+    ordered = sorted(rows, key=lambda r: (mean[r["id"]], r["name"]))
+    return [row | {"rank": position, "mean_rank": round(mean[row["id"]], 2)
+                   if ranks[row["id"]] else None}
+            for position, row in enumerate(ordered, start=1)]
+
+
+REVIEW_SCHEMA = "yuebao.review/1"
+
+
+def review_record(draft: dict) -> dict:
+    """What ``review.json`` holds: every highlight, problem and action of the draft,
+    with the rule, the figures and the rank that produced it.
+
+    It lets a reader trace each sentence to ``metrics.json`` and lets next month's
+    run follow up last month's actions.
+    """
+    def ranked(findings: list[dict]) -> list[dict]:
+        return [{"rank": rank, "rule": f["rule"], "key": f["key"], "kind": f["kind"],
+                 "value": f["value"], "reference": f["reference"], "target": f["target"],
+                 "delta": f["delta"], "effect": f["score"], "extra": f["extra"]}
+                for rank, f in enumerate(findings, start=1)]
+
     return {
+        "schema": REVIEW_SCHEMA, "month": draft["month"]["text"],
+        "scope": draft["scope"]["id"],
+        "highlights": ranked(draft["highlights"]),
+        "problems": ranked(draft["problems"]),
+        "actions": [{"rank": rank, "problem_rank": rank, "rule": a["rule"], "key": a["key"],
+                     "value": a["value"], "extra": a["extra"],
+                     "communities": a.get("communities", [])}
+                    for rank, a in enumerate(draft["actions"], start=1)],
+    }
+
+
+def community_row(doc: dict, name: str) -> dict:
+    """One line of the portfolio's table of communities, with the targets it missed."""
+    catalogue = kpi_catalogue()
+    missed = [{"key": key, "kind": catalogue[key]["kind"], "value": entry["value"],
+               "target": entry["target"]}
+              for key, entry in doc["compare"].items() if entry["status"] == "missed"]
+    return {
+        "missed": missed,
         "id": doc["community"], "name": name,
         "created": scalar(doc, "tickets.created"),
         "completion_rate": scalar(doc, "tickets.completion_rate"),
@@ -349,7 +561,7 @@ def month_drafts(metrics: MonthMetrics, history: dict[str, dict], config: Config
     holidays_next = {scope: holidays_in(next_month, config.language, country=config.country,
                                         city=cities.get(scope))
                      for scope in (*communities, PORTFOLIO)}
-    rows = [community_row(documents[c], names[c]) for c in communities]
+    rows = rank_communities([community_row(documents[c], names[c]) for c in communities])
     drafts = {}
     for scope_id, doc in documents.items():
         community = config.community(scope_id)

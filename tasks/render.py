@@ -36,6 +36,7 @@ from yuebao.inert import inert_csv, markdown_data, markdown_plain
 from yuebao.months import Month
 from yuebao.schema import PORTFOLIO
 from yuebao.tasks.document import write_review_docx
+from yuebao.tasks.draft import review_record
 from yuebao.tasks.ingest import Ingested
 from yuebao.tasks.ingest.parse import suggest_format
 from yuebao.tasks.spreadsheet import write_metrics_xlsx
@@ -81,6 +82,38 @@ def format_delta(value: float | int, reference: float | int, kind: str, language
     return format_value(int(difference) if counted else float(difference), kind, language)
 
 
+# In sentences, amounts from 100,000 yuan are written in 万元 (Chinese only: an English
+# reader has no 万, so English prose keeps exact yuan); tables always keep exact yuan.
+LARGE_MONEY = 100000
+
+
+def format_prose(value: float | int | None, kind: str, language: str) -> str:
+    """A figure as a sentence prints it: one precision per kind.
+
+    Rates 2 decimals, minutes and hours 1 decimal, money 2 decimals (万元 from
+    ``LARGE_MONEY`` in Chinese); counts and the rest as :func:`format_value`.
+    """
+    if value is None:
+        return format_value(value, kind, language)
+    unit = labels(language)["unit"]
+    if kind in ("minutes", "hours"):
+        return _with_unit(f"{_decimal(value):.1f}", unit[kind])
+    large = labels(language)["prose"]["large_money_unit"]
+    if kind == "money" and abs(value) >= LARGE_MONEY and large:
+        return _with_unit(f"{_decimal(value) / 10000:,.2f}", large)
+    return format_value(value, kind, language)
+
+
+def format_prose_delta(value: float | int, reference: float | int, kind: str,
+                       language: str) -> str:
+    """The size of a change in a sentence: percentage points with 2 decimals."""
+    difference = abs(_decimal(value) - _decimal(reference))
+    if kind == "rate":
+        return f"{difference * 100:.2f} {labels(language)['unit']['pp']}"
+    counted = kind in ("count", "households")
+    return format_prose(int(difference) if counted else float(difference), kind, language)
+
+
 @cache
 def environment(language: str) -> jinja2.Environment:
     folder = resources.files("yuebao.templates").joinpath(language)
@@ -95,6 +128,9 @@ def environment(language: str) -> jinja2.Environment:
     env.globals["L"] = labels(language)
     env.filters["fmt"] = lambda value, kind: format_value(value, kind, language)
     env.filters["delta"] = lambda value, reference, kind: format_delta(
+        value, reference, kind, language)
+    env.filters["prose"] = lambda value, kind: format_prose(value, kind, language)
+    env.filters["prose_delta"] = lambda value, reference, kind: format_prose_delta(
         value, reference, kind, language)
     env.filters["month_name"] = lambda m: month_name(m["year"], m["month"], language)
     return env
@@ -202,6 +238,7 @@ def render_scope(scope: str, draft: dict, document: dict, folder: Path, language
         markdown, html = render_review(draft, language)
         write_json(fresh / "metrics.json", document)
         write_text(fresh / "review.md", markdown)
+        write_json(fresh / "review.json", review_record(draft))
         write_text(fresh / "review.html", html)
         write_review_docx(markdown, fresh / "review.docx", language)
         write_metrics_xlsx(document, fresh / "metrics.xlsx", language, names, communities)

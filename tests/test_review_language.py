@@ -238,10 +238,14 @@ def test_key_figures_are_the_same_in_both_languages(reviews):
     for figure in ("71.43%", "75.62%", "64.87%", "80.00%", "1,230.50", "930.50", "1,430.50",
                    "900.00", "20.00%"):
         assert figure in zh and figure in en, figure
-    assert "20 分钟" in zh and "20 min" in en
+    assert "20.0 分钟" in zh and "20.0 min" in en  # minutes in sentences: 1 decimal
     assert "受理报事工单 7 件" in zh and "we received 7 tickets" in en
-    assert "Satisfaction rate: 80.00%, missing the target (at least 90.00%)." in en
-    assert "Overdue open tickets: 2, missing the target (at most 0); last month it was 1." in en
+    # Ranked by effect (tasks/significance.py): the collection rate 9.38 points under
+    # its target outranks a satisfaction miss on 5 rated tickets (z = −0.745), which
+    # no longer fits in the six problems.
+    assert ("Monthly collection rate: 75.62%, missing the target (at least 85.00%); "
+            "last month it was 33.33%.") in en
+    assert "Arrears at month end: 900.00 yuan, up 150.00 yuan from last month" in en
     assert "September 2025" in en and "Seasonal work for October 2025" in en
 
 
@@ -366,8 +370,8 @@ def test_every_rule_renders_in_both_languages(drafts, scope, overdue):
     en = rendered["en"]
     assert CJK.findall(_without_data(en)) == []
     assert _shape(en) == _shape(rendered["zh"])
-    assert "Median response time: 20 min, 10 min shorter than last month." in en
-    assert ("Monthly arrears recovery rate: 20.00%, up 10 pp from the same month last year, "
+    assert "Median response time: 20.0 min, 10.0 min shorter than last month." in en
+    assert ("Monthly arrears recovery rate: 20.00%, up 10.00 pp from the same month last year, "
             "meeting the target.") in en
     assert "Noise complaints: 1, down 3 from last month." in en
     assert ("Average resolution time: 30.5 h, 6.5 h longer than last month; "
@@ -387,7 +391,8 @@ def test_every_rule_renders_in_both_languages(drafts, scope, overdue):
     assert "the lowest of all fee items and below the 85.00% target" in en
     assert "the lowest of all buildings" in en
     assert "Arrears more than a year old rose to 250.00 yuan, up 150.00 yuan" in en
-    assert "Noise complaints: keep up the good trend" in en
+    assert ("- Noise complaints at 1 this month: share the lessons and build them into next "
+            "month's team reviews.") in en
     assert "Holidays this month: National Day (October 1) and Mid-Autumn Festival (October 6)" \
         in en
     assert ("we expect about 12 tickets next month: plumbing and electrical 7, lift 4 "
@@ -396,14 +401,20 @@ def test_every_rule_renders_in_both_languages(drafts, scope, overdue):
     assert "Community “c” is in the data but not in the config" in en
     assert "Tickets whose reopen count could not be read, counted as 0: 2." in en
     assert "- Export the full payment ledger" in en
-    assert "This month's review shows 3 indicators that improved and 9 issues" in en
+    # The closing names the top two highlights and top three problems, not list counts.
+    assert ("The main gains were median response time at 20.0 min (last month 30.0 min) and "
+            "monthly arrears recovery rate at 20.00% (a year ago 10.00%). What most needs "
+            "work: completion rate of the month's tickets at 71.43% (target 95.00%); average "
+            "resolution time at 30.5 h (last month 24.0 h); complaints at 2 (a year ago 0).") in en
 
 
 def test_closing_is_grammatical_for_one_and_for_none(drafts):
     draft = dict(drafts["en"]["b"], highlights=drafts["en"]["b"]["highlights"][:1],
                  problems=drafts["en"]["b"]["problems"][:1])
     closing = render_review(draft, "en")[0].rstrip().splitlines()[-1]
-    assert "shows 1 indicator that improved and 1 issue that still needs work." in closing
+    assert ("The main gains were arrears recovered this month at 100.00 yuan (last month "
+            "0.00 yuan). What most needs work: year-to-date collection rate at 0.00% "
+            "(target 90.00%).") in closing
     quiet = dict(draft, highlights=[], problems=[], actions=[], keep_doing=[])
     markdown = render_review(quiet, "en")[0]
     assert "concentrated on repair response, complaint handling and fee collection. " \

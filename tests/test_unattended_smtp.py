@@ -31,7 +31,8 @@ from yuebao.tasks.bookkeeping import read_runs
 SCOPES = ("jinjiang", "songhua", "pujiang", "nanshan", "_portfolio")
 PORTFOLIO_TO = ("director@example.com", "deputy@example.com", "finance@example.com")
 RECIPIENTS = {f"{s}-manager@example.com" for s in SCOPES[:-1]} | set(PORTFOLIO_TO)
-FILES = ("metrics.json", "review.md", "review.html", "review.docx", "metrics.xlsx")
+FILES = ("metrics.json", "review.md", "review.json", "review.html", "review.docx",
+         "metrics.xlsx")
 
 
 def smtp_config(sample, tmp_path: Path, server, *, lock_wait: float = 120, **smtp) -> Path:
