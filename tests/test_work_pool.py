@@ -149,7 +149,7 @@ def test_deployed_month_and_backfill_run_on_a_process_worker(sample, tmp_path):
     env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
     env.update({
         "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_CLI_PROMPT": "false", "PREFECT_HOME": str(home), "PREFECT_API_URL": url,
+        "PREFECT_CLI_PROMPT": "false", "PREFECT_HOME": str(home),
         "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
         "YUEBAO_CONFIG": str(config),
@@ -163,6 +163,9 @@ def test_deployed_month_and_backfill_run_on_a_process_worker(sample, tmp_path):
         _wait_healthy(url, server, tmp_path / "server.log")
         timings["server"] = time.monotonic() - began
 
+        # The README's way: the API URL goes into the profile in PREFECT_HOME.
+        step = _cli(["config", "set", f"PREFECT_API_URL={url}"], env, REPO, 120)
+        assert step.returncode == 0, step.stdout + step.stderr
         step = _cli(["work-pool", "create", "yuebao", "--type", "process"], env, REPO, 120)
         assert step.returncode == 0, step.stdout + step.stderr
         step = _cli(["deploy", "--all"], env, REPO, 300)
