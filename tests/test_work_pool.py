@@ -34,6 +34,7 @@ PREFECT_YAML = REPO / "prefect.yaml"
 ZOMBIES = REPO / "deployments" / "crash-zombie-runs.yaml"
 SERVER_START_SECONDS = 180  # a loaded 2-core machine is slow to migrate a new database
 RUN_SECONDS = 300
+ZOMBIE_SECONDS = 240  # 90 s without a heartbeat, then the automation's evaluation
 
 
 def _deployments() -> dict[str, dict]:
@@ -136,6 +137,31 @@ def _flow_run(client, step: subprocess.CompletedProcess):
     return client.read_flow_run(UUID(found.group(1)))
 
 
+def _wait_for(client, run_id: UUID, state: str, seconds: float):
+    deadline = time.monotonic() + seconds
+    while True:
+        run = client.read_flow_run(run_id)
+        if run.state.type.value == state:
+            return run
+        assert time.monotonic() < deadline, f"still {run.state} after {seconds} s"
+        assert not run.state.is_final(), run.state
+        time.sleep(1)
+
+
+def _processes_of_flow_run(run_id: UUID) -> list[int]:
+    """PIDs whose environment names this flow run (the worker starts it in its own session)."""
+    wanted = f"PREFECT__FLOW_RUN_ID={run_id}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if wanted in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def test_deployed_month_and_backfill_run_on_a_process_worker(sample, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
@@ -174,8 +200,8 @@ def test_deployed_month_and_backfill_run_on_a_process_worker(sample, tmp_path):
         assert step.returncode == 0, step.stdout + step.stderr
         timings["pool, deploy, automation"] = time.monotonic() - began - sum(timings.values())
 
-        processes.start("worker", [_prefect(), "worker", "start", "--pool", "yuebao"], env,
-                        tmp_path)
+        worker = processes.start("worker", [_prefect(), "worker", "start", "--pool", "yuebao"],
+                                 env, tmp_path)
         mark = time.monotonic()
         step = _cli(["deployment", "run", "monthly_review/monthly", "--param", "month=2025-09",
                      "--watch", "--watch-timeout", str(RUN_SECONDS)], env, tmp_path,
@@ -218,6 +244,29 @@ def test_deployed_month_and_backfill_run_on_a_process_worker(sample, tmp_path):
         assert (tmp_path / "out" / "2025-08" / "_portfolio" / "review.md").exists()
         assert not (tmp_path / "out" / "2025-10" / "_portfolio").exists()
         assert "NotCovered" in (tmp_path / "worker.log").read_text("utf-8", "replace")
+
+        # A zombie: the machine goes away mid-run (worker and flow run killed with SIGKILL),
+        # so nothing reports the end. The automation marks the run Crashed once its
+        # heartbeats (every 30 s) stop for 90 s.
+        mark = time.monotonic()
+        step = _cli(["deployment", "run", "backfill/backfill", "--param", "first=2024-10",
+                     "--param", "last=2025-09", "--param", "reprocess=all"], env, tmp_path, 120)
+        assert step.returncode == 0, step.stdout + step.stderr
+        with temporary_settings({PREFECT_API_URL: url}), get_client(sync_client=True) as client:
+            run = _flow_run(client, step)
+            run = _wait_for(client, run.id, "RUNNING", RUN_SECONDS)
+            time.sleep(5)  # its first heartbeat goes out as it starts running
+            os.killpg(worker.pid, signal.SIGKILL)
+            pids = _processes_of_flow_run(run.id)
+            assert pids, "the flow run's process was not found"
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+            killed = time.monotonic()
+            assert client.read_flow_run(run.id).state.type.value == "RUNNING"
+            run = _wait_for(client, run.id, "CRASHED", ZOMBIE_SECONDS)
+            assert "missing heartbeats" in run.state.message
+        timings["zombie crashed after kill"] = time.monotonic() - killed
+        timings["zombie phase"] = time.monotonic() - mark
     finally:
         processes.stop()
         timings["total"] = time.monotonic() - began
