@@ -4,7 +4,8 @@ The README's commands ("每月自动运行 Running every month"), each run as a 
 ``prefect server start`` with its own PREFECT_HOME, ``prefect work-pool create``,
 ``prefect deploy --all`` from the repository root, ``prefect worker start``,
 ``prefect deployment run ... --watch``, ``prefect automation create --from-file``.
-Every process is started in its own process group and killed in a ``finally``.
+Last, a run killed with its worker (SIGKILL) must be marked Crashed by the zombie-run
+automation. Every process is started in its own process group and killed in a ``finally``.
 """
 
 from __future__ import annotations
