@@ -5,6 +5,9 @@
 keeps a process running that starts the flow at 02:00 on the 1st of each month
 in the config's time zone. Point ``PREFECT_API_URL`` at a Prefect server to see
 the runs in its UI; without it Prefect runs a local temporary server.
+
+With a Prefect server and a process work pool, use the repository's ``prefect.yaml``
+instead (README "每月自动运行 Running every month"); both use the cron of schedules.toml.
 """
 
 from __future__ import annotations
