@@ -383,6 +383,14 @@ def test_per_bill_payments_make_one_payment_per_paid_bill(tmp_path):
     assert data.totals()["payments"] == {"read": 3, "used": 2, "quarantined": 1, "duplicate": 0}
     assert data.quarantine.iloc[0]["file"] == "账单.csv" and data.quarantine.iloc[0]["line"] == 5
     assert {"code": "approximate_payments", "table": "payments"} in data.notes
+    # validate shows each table's own mapping for the one file: payments from the paid columns
+    assert data.columns[("payments", "账单.csv")] == {
+        "bill_id": "账单编号", "paid_at": "最后缴费日期", "amount": "已缴金额"}
+    assert data.columns[("bills", "账单.csv")]["amount_due"] == "应收金额"
+    from yuebao.tasks.render import validation_report
+
+    report = validation_report(data, "yuebao.toml", str(profile), "zh")
+    assert "amount ← 已缴金额" in report and "amount_due ← 应收金额" in report
 
 
 def test_condo_ticket_export(tmp_path):

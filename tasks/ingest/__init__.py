@@ -50,7 +50,7 @@ class Ingested:
     notes: list[dict] = field(default_factory=list)
     available: frozenset[str] = frozenset()
     approximate_payments: bool = False
-    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    columns: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (table, file)
     # The plausible dates of the run, for the implausible_date reason (labels.toml).
     date_bounds: dict[str, str] = field(default_factory=dict)
 
@@ -111,7 +111,7 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
     # the text of every export at once would be most of the run's peak memory.
     tables, quarantines, accounts, notes = {}, [], [], []
     columns: dict[str, list[dict[str, str]]] = {}
-    shown: dict[str, dict[str, str]] = {}
+    shown: dict[tuple[str, str], dict[str, str]] = {}
     bill_files: list | None = None
     for table in TABLES:
         if table == "payments" and per_bill and bill_files is not None:
@@ -128,7 +128,7 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
         if table == "bills" and per_bill:
             bill_files = files
         columns[table] = [f.columns for f in files]
-        shown.update({f.shown: f.columns for f in files})
+        shown.update({(table, f.shown): f.columns for f in files})
         rows, quarantine, account, table_notes = validate_table(
             table, files, Reader(profile, table, timezone, today),
             tables.get("bills") if "bills" in found else None)

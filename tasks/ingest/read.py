@@ -463,8 +463,12 @@ def payments_from_bills(bills: list[SourceFile], profile: Profile) -> list[Sourc
             "paid_at": rows.get("_last_paid_at", pd.Series("", index=rows.index)),
             "amount": paid, "_line": rows["_line"],
         })[has_payment]
+        mapped = {"bill_id": file.columns.get("bill_id", ""),
+                  "paid_at": file.columns.get("_last_paid_at", ""),
+                  "amount": file.columns.get("_amount_paid", "")}
         result.append(SourceFile(file.path, file.shown, made, file.source.loc[made.index],
-                                 file.columns, file.rejected.iloc[:0]))
+                                 {k: v for k, v in mapped.items() if v},
+                                 file.rejected.iloc[:0]))
     return result
 
 
