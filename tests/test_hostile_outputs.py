@@ -377,13 +377,15 @@ def test_html_from_an_export_is_text_in_the_draft_email_and_word_file(run):
 def test_links_and_table_pipes_from_an_export_stay_text(run):
     folder = run.month_dir / FOLDERS["_portfolio"]
     markdown = (folder / "review.md").read_text("utf-8")
-    line = next(x for x in markdown.splitlines() if x.startswith("| \\[点我\\]"))
-    # Parsed as the email parses it: one row of seven cells, the name in the first.
+    line = next(x for x in markdown.splitlines()
+                if x.startswith("| ") and "| \\[点我\\]" in x)
+    # Parsed as the email parses it: one row of eight cells (rank, then the name).
     tokens = MarkdownIt("commonmark", {"html": False}).enable("table").parse(
-        "| 项目 | 1 | 2 | 3 | 4 | 5 | 6 |\n|---|---|---|---|---|---|---|\n" + line + "\n")
-    cells = [t for t in tokens if t.type == "td_open"]
-    assert len(cells) == 7
-    assert tokens[tokens.index(cells[0]) + 1].children[0].content == LINKED
+        "| 排名 | 项目 | 1 | 2 | 3 | 4 | 5 | 6 |\n|---|---|---|---|---|---|---|---|\n"
+        + line + "\n")
+    cells = [i for i, t in enumerate(tokens) if t.type == "td_open"]
+    assert len(cells) == 8
+    assert tokens[cells[1] + 1].children[0].content == LINKED
     html = _Html((folder / "review.html").read_text("utf-8"))
     assert set(html.tags) <= SAFE_TAGS and LINKED in "".join(html.text)
 
