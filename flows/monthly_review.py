@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from yuebao.config import Config, load_config
-from yuebao.errors import RunFailed
+from yuebao.errors import RunFailed, one_line
 from yuebao.months import Month
 from yuebao.tasks.artifacts import artifacts_task, backfill_table_task
 from yuebao.tasks.bookkeeping import (
@@ -122,11 +122,11 @@ def _backfill_month(ingested: Ingested, config: Config, month: Month, reprocess:
         except RunFailed as error:
             if error.result is None:
                 return [{"month": str(month), "scope": "*", "status": "failed",
-                         "detail": str(error)}]
+                         "detail": one_line(error)}]
             result = error.result
         except Exception as error:
-            detail = " ".join(f"{type(error).__name__}: {error}".split())
-            return [{"month": str(month), "scope": "*", "status": "failed", "detail": detail}]
+            return [{"month": str(month), "scope": "*", "status": "failed",
+                     "detail": one_line(error, named=True)}]
         return [{"month": str(month), "scope": scope, **line}
                 for scope, line in result["scopes"].items()]
     finally:

@@ -25,6 +25,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from yuebao.config import Config
+from yuebao.errors import one_line
 from yuebao.files import (
     reproducible_zip,
     scope_folders,
@@ -281,7 +282,7 @@ def render_month(drafts: dict[str, dict], documents: dict[str, dict], ingested: 
                                          side_by_side))
         except Exception as error:
             log.exception("%s: the review could not be rendered", scope)
-            failures[scope] = f"{type(error).__name__}: {error}"
+            failures[scope] = one_line(error, named=True)
     return rendered, failures
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from yuebao.config import load_config
-from yuebao.errors import RunFailed, UsageError
+from yuebao.errors import RunFailed, UsageError, one_line
 from yuebao.months import Month
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -127,10 +127,6 @@ def _language(config_path: Path | None) -> str:
         return "zh"
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -190,10 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if "reviews" in result:
                 _print_run(result)
             _print_summary(error.summary, _language(getattr(args, "config", None)))
-        print(f"yuebao: {_one_line(error)}", file=sys.stderr)
+        print(f"yuebao: {one_line(error)}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as error:  # the flow's failure, already logged in full by Prefect
-        text = _one_line(error)
+        text = one_line(error)
         if "ephemeral Prefect API server" in text:
             text = ("Prefect's temporary server did not start in time (a busy machine?): set "
                     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS higher (now "

@@ -44,6 +44,15 @@ def validated(model: type[Model], raw: dict, shown: str) -> Model:
         raise UsageError(f"{shown}: {where}: {message}") from error
 
 
+def one_line(error: BaseException, *, named: bool = False) -> str:
+    """An error's message on one line (its type first with ``named``), for a log, a table
+    row or runs.json; an error with no message is named by its type."""
+    text = " ".join(str(error).split())
+    if named:
+        return f"{type(error).__name__}: {text}"
+    return text or type(error).__name__
+
+
 class RunFailed(Exception):
     """A run that did not do all it should: the CLI exits 1 and Prefect marks it ``Failed``.
 

@@ -8,21 +8,24 @@ judging it show in the UI like every other step.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from yuebao.errors import RunFailed
+from yuebao.errors import RunFailed, one_line
 from yuebao.tasks.bookkeeping.lock import MonthBusy, MonthLock, acquire_month
 from yuebao.tasks.bookkeeping.runs import (
+    NOT_DELIVERED,
     Reprocess,
     RunStatus,
     months_to_run,
     read_runs,
     record_month,
     run_status,
+    scope_failed,
     scope_record,
     scopes_to_redo,
 )
@@ -37,6 +40,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+RENDER_FAILED = "render_failed"  # a summary row's status for a review that was not made
 
 
 @task(name="lock-month", task_run_name="lock-{month}", cache_policy=NO_CACHE)
@@ -53,17 +58,7 @@ def unlock_month_task(lock: MonthLock) -> None:
 @task(name="record-failure", task_run_name="record-failure-{month}", cache_policy=NO_CACHE)
 def record_failure_task(output_dir: Path, month: str, error: BaseException) -> None:
     """Prefect task: the month failed before any review was rendered; say so in runs.json."""
-    detail = " ".join(f"{type(error).__name__}: {error}".split())
-    record_month(output_dir, month, error=detail)
-
-
-def _deliveries_by_scope(deliveries: list[DeliveryResult]) -> dict[str, list[dict]]:
-    rows: dict[str, list[dict]] = {}
-    for row in summary_rows(deliveries):
-        rows.setdefault(row["scope"], []).append(
-            {"recipient": row["recipient"] or "-", "status": row["status"],
-             "detail": row["detail"]})
-    return rows
+    record_month(output_dir, month, error=one_line(error, named=True))
 
 
 @task(name="finish-month", task_run_name="finish-{month}", cache_policy=NO_CACHE)
@@ -75,16 +70,15 @@ def finish_month_task(output_dir: Path, month: str, rendered: RenderedMonth,
     ``Failed``, the CLI exits 1) when any review failed to render or any email
     failed or is uncertain, with one summary row per scope and recipient.
     """
-    sent = _deliveries_by_scope(deliveries)
-    scopes = {review.scope: scope_record(True, deliveries=sent.get(review.scope, []))
+    sent = [{**row, "recipient": row["recipient"] or "-"} for row in summary_rows(deliveries)]
+    scopes = {review.scope: scope_record(True, deliveries=[row for row in sent
+                                                           if row["scope"] == review.scope])
               for review in rendered.reviews}
     scopes |= {scope: scope_record(False, detail) for scope, detail in rendered.failures.items()}
     record_month(output_dir, month, scopes=scopes, full=not partial)
 
-    summary = [{"month": month, "scope": scope, "recipient": "-", "status": "render_failed",
-                "detail": detail} for scope, detail in rendered.failures.items()]
-    summary += [{"month": month, "scope": scope, **row}
-                for scope, rows in sent.items() for row in rows]
+    summary = [{"month": month, "scope": scope, "recipient": "-", "status": RENDER_FAILED,
+                "detail": detail} for scope, detail in rendered.failures.items()] + sent
     month_dir = rendered.month_dir
     result = {
         "month": month,
@@ -100,7 +94,7 @@ def finish_month_task(output_dir: Path, month: str, rendered: RenderedMonth,
         "scopes": {scope: _scope_line(record) for scope, record in scopes.items()},
         "summary": summary,
     }
-    failed = [row for row in summary if row["status"] in ("render_failed", "failed", "uncertain")]
+    failed = [row for row in summary if row["status"] in NOT_DELIVERED | {RENDER_FAILED}]
     if failed:
         message = labels(language)["run"]["failed"].format(month=month, failed=len(failed))
         for row in summary:
@@ -112,11 +106,9 @@ def finish_month_task(output_dir: Path, month: str, rendered: RenderedMonth,
 
 def _scope_line(record: dict) -> dict:
     """One scope's status and a few words on its emails, for the backfill table."""
+    status = RunStatus.FAILED if scope_failed(record) else RunStatus.SUCCEEDED
     if not record["rendered"]:
-        return {"status": "failed", "detail": record["detail"]}
-    counts: dict[str, int] = {}
-    for delivery in record["deliveries"].values():
-        counts[delivery["status"]] = counts.get(delivery["status"], 0) + 1
-    bad = any(status in ("failed", "uncertain") for status in counts)
+        return {"status": str(status), "detail": record["detail"]}
+    counts = Counter(delivery["status"] for delivery in record["deliveries"].values())
     detail = ", ".join(f"{status} {n}" for status, n in sorted(counts.items())) or "not sent"
-    return {"status": "failed" if bad else "succeeded", "detail": detail}
+    return {"status": str(status), "detail": detail}
