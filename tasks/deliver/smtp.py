@@ -43,7 +43,7 @@ from tenacity import (
 )
 
 from yuebao.config import Smtp
-from yuebao.errors import UsageError
+from yuebao.errors import UsageError, one_line
 from yuebao.tasks.deliver.ledger import LedgerEntry, LedgerStatus, SendLedger
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,7 @@ def _said(code: int, message: bytes | str) -> str:
 
 def _broken(stage: str, error: OSError, client: smtplib.SMTP) -> str:
     """Why the dialogue broke off at ``stage``: no answer in time, or a lost connection."""
-    reason = " ".join(str(error).split()) or type(error).__name__
+    reason = one_line(error)
     if isinstance(error, TimeoutError) or "timed out" in reason:
         return f"the server did not answer within {client.timeout:g} s {stage}"
     return f"the connection was lost {stage} ({reason})"
