@@ -34,6 +34,7 @@ from yuebao.tasks.bookkeeping import (
 )
 from yuebao.tasks.deliver import deliver_task
 from yuebao.tasks.draft import draft_task
+from yuebao.tasks.draft.records import last_reviews_task
 from yuebao.tasks.ingest import Ingested, ingest_task
 from yuebao.tasks.metrics import coverage_task, history_task, metrics_task
 from yuebao.tasks.render import quality_files, render_task, validation_report
@@ -73,7 +74,10 @@ def review_month(ingested: Ingested, config: Config, month: Month,
         spans = coverage_task(ingested, month, config.language)
         metrics = metrics_task(ingested, config, month, spans)
         history = history_task(ingested, config, month)
-        drafts = draft_task(metrics, history, config, month)
+        # Last month's records, for the follow-up of its actions (a backfill runs
+        # months in order, so the month before is already published).
+        drafts = draft_task(metrics, history, config, month,
+                            last_reviews_task(output_dir, month))
         rendered = render_task(drafts, metrics.documents, ingested, config, month, communities)
         artifacts_task(str(month), rendered, metrics.documents, ingested.files, config.language)
         deliveries = (deliver_task(rendered.reviews, rendered.month_dir, config, str(month),

@@ -28,10 +28,10 @@ def test_a_failing_month_keeps_its_last_outputs_and_stops_nothing(config, tmp_pa
 
     real_draft = review_flows.draft_task
 
-    def draft_failing_in_august(metrics, history, config, month):
+    def draft_failing_in_august(metrics, history, config, month, *rest):
         if str(month) == "2025-08":
             raise RuntimeError("the draft of August broke")
-        return real_draft(metrics, history, config, month)
+        return real_draft(metrics, history, config, month, *rest)
 
     monkeypatch.setattr(review_flows, "draft_task", draft_failing_in_august)
     with pytest.raises(RunFailed, match=r"backfill: 1 of 3 months failed \(2025-08\)") as failed:

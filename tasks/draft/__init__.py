@@ -16,6 +16,9 @@ from prefect.cache_policies import NO_CACHE
 from yuebao.config import Config
 from yuebao.months import Month
 from yuebao.schema import PORTFOLIO, TICKET_CATEGORIES
+from yuebao.tasks.draft.followup import follow_up, subjects
+from yuebao.tasks.draft.records import REVIEW_SCHEMA as REVIEW_SCHEMA
+from yuebao.tasks.draft.records import review_record as review_record
 from yuebao.tasks.metrics import MonthMetrics, kpi_catalogue, scalar
 from yuebao.tasks.plan import city_info, holidays_in, seasonal_plan
 from yuebao.tasks.significance import (
@@ -374,18 +377,21 @@ def _strongest(findings: list[Finding], limit: int) -> list[Finding]:
     return chosen[:limit]
 
 
-def _actions(problems: list[Finding], rows: list[dict] | None = None) -> list[dict]:
+def _actions(problems: list[Finding], doc: dict,
+             rows: list[dict] | None = None) -> list[dict]:
     """One concrete action per problem, named by the rule and KPI that raised it.
 
     At the portfolio a KPI's action names the communities that missed its target,
-    so the director knows whom to call.
+    so the director knows whom to call. Each action keeps its subjects (what it is
+    about, with the figure that raised it) so next month's draft can follow it up.
     """
     missed: dict[str, list[str]] = {}
     for row in rows or []:
         for item in row["missed"]:
             missed.setdefault(item["key"], []).append(row["name"])
     return [{"rule": p.rule, "key": p.key, "extra": p.extra, "value": p.value,
-             "communities": missed.get(p.key, [])}
+             "communities": missed.get(p.key, []),
+             "subjects": subjects(p.rule, p.key, p.kind, p.value, p.target, p.extra, doc)}
             for p in problems]
 
 
@@ -402,8 +408,12 @@ def _next_targets(targets: dict[str, float], doc: dict) -> list[dict]:
 def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str | None,
                 targets: dict[str, float], plan_items: list[dict], holidays_now: list,
                 holidays_next: list, workload: dict | None, community_rows: list[dict],
-                names: dict[str, str]) -> dict:
-    """Everything the templates need for one scope's review, as plain data."""
+                names: dict[str, str], last_review: dict | None = None) -> dict:
+    """Everything the templates need for one scope's review, as plain data.
+
+    ``last_review`` is last month's ``review.json`` of the same scope, whose
+    actions are followed up (None: no record, said in one line).
+    """
     month = Month.parse(doc["month"])
     catalogue = kpi_catalogue()
     highlights, problems = kpi_findings(doc["compare"], doc, previous)
@@ -429,7 +439,8 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
         "compare": doc["compare"],
         "highlights": [asdict(f) | {"delta": f.delta} for f in highlights],
         "problems": [asdict(f) | {"delta": f.delta} for f in problems],
-        "actions": _actions(problems, community_rows),
+        "actions": _actions(problems, doc, community_rows),
+        "follow_up": follow_up(last_review, doc, str(month.shift(-1))),
         "keep_doing": [asdict(f) for f in highlights[:3]],
         "plan": {
             "seasonal": plan_items,
@@ -465,34 +476,6 @@ def rank_communities(rows: list[dict]) -> list[dict]:
     return [row | {"rank": position, "mean_rank": round(mean[row["id"]], 2)
                    if ranks[row["id"]] else None}
             for position, row in enumerate(ordered, start=1)]
-
-
-REVIEW_SCHEMA = "yuebao.review/1"
-
-
-def review_record(draft: dict) -> dict:
-    """What ``review.json`` holds: every highlight, problem and action of the draft,
-    with the rule, the figures and the rank that produced it.
-
-    It lets a reader trace each sentence to ``metrics.json`` and lets next month's
-    run follow up last month's actions.
-    """
-    def ranked(findings: list[dict]) -> list[dict]:
-        return [{"rank": rank, "rule": f["rule"], "key": f["key"], "kind": f["kind"],
-                 "value": f["value"], "reference": f["reference"], "target": f["target"],
-                 "delta": f["delta"], "effect": f["score"], "extra": f["extra"]}
-                for rank, f in enumerate(findings, start=1)]
-
-    return {
-        "schema": REVIEW_SCHEMA, "month": draft["month"]["text"],
-        "scope": draft["scope"]["id"],
-        "highlights": ranked(draft["highlights"]),
-        "problems": ranked(draft["problems"]),
-        "actions": [{"rank": rank, "problem_rank": rank, "rule": a["rule"], "key": a["key"],
-                     "value": a["value"], "extra": a["extra"],
-                     "communities": a.get("communities", [])}
-                    for rank, a in enumerate(draft["actions"], start=1)],
-    }
 
 
 def community_row(doc: dict, name: str) -> dict:
@@ -544,8 +527,10 @@ def _portfolio_plan(plans: dict[str, list[dict]], names: dict[str, str]) -> list
 
 
 def month_drafts(metrics: MonthMetrics, history: dict[str, dict], config: Config,
-                 month: Month) -> dict[str, dict]:
-    """The draft of every scope of one month: findings, plan, holidays, workload."""
+                 month: Month, last_reviews: dict[str, dict] | None = None) -> dict[str, dict]:
+    """The draft of every scope of one month: findings, plan, holidays, workload,
+    and the follow-up of last month's actions (``last_reviews``: last month's
+    ``review.json`` by scope, see :func:`.records.last_reviews`)."""
     documents = metrics.documents
     communities = tuple(s for s in documents if s != PORTFOLIO)
     names = {c: (config.community(c).display_name if config.community(c) else c)
@@ -573,6 +558,7 @@ def month_drafts(metrics: MonthMetrics, history: dict[str, dict], config: Config
             holidays_next=holidays_next[scope_id],
             workload=expected_workload(history.get(scope_id, {}), next_month),
             community_rows=rows if scope_id == PORTFOLIO else [], names=names,
+            last_review=(last_reviews or {}).get(scope_id),
         )
     return drafts
 
