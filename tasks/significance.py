@@ -21,7 +21,7 @@ number (about 2 = "clearly more than chance"), and the draft ranks by it.
 
 from __future__ import annotations
 
-from math import sqrt
+from math import inf, sqrt
 
 # |z| at or above this is a change worth a sentence (two-sided, about 95 %).
 Z_NOTABLE = 2.0
@@ -70,18 +70,24 @@ def target_z(value: float, n_value: float, target: float) -> float:
     return (value - target) / sqrt(target * (1 - target) / n_value)
 
 
-def _unmodelled(value: float, reference: float, kind: str, key: str) -> float:
-    """Effect of a figure with no sampling model: steps of a fixed size, capped."""
+def _unmodelled(value: float, reference: float, kind: str, key: str,
+                capped: bool = True) -> float:
+    """Effect of a figure with no sampling model: steps of a fixed size, capped.
+
+    ``capped=False`` gives the size before the cap, which orders candidates that
+    tie at the cap (a shortfall of 30 points before a shortfall of 3); growth from
+    zero has no size and is infinite.
+    """
     timed = kind in ("minutes", "hours", "score")
     cap = MAX_TIME if timed else MAX_UNMODELLED
     if kind == "rate":  # money-weighted rates, or a ticket rate without a base
         z = (value - reference) / MONEY_RATE_STEP
     elif reference == 0:
-        z = cap if value > 0 else (-cap if value < 0 else 0.0)
+        z = (inf if not capped else cap) * ((value > 0) - (value < 0))
     else:
         step = TIME_STEP if kind in ("minutes", "hours") else RELATIVE_STEP
         z = (value - reference) / abs(reference) / step
-    return max(-cap, min(cap, z))
+    return max(-cap, min(cap, z)) if capped else z
 
 
 def rate_base(doc: dict | None, key: str) -> float | None:
@@ -117,25 +123,30 @@ def rate_base(doc: dict | None, key: str) -> float | None:
 
 
 def change_effect(key: str, kind: str, value: float, reference: float,
-                  n_value: float | None = None, n_reference: float | None = None) -> float:
-    """Signed effect of a change from ``reference`` to ``value`` (positive = up)."""
+                  n_value: float | None = None, n_reference: float | None = None,
+                  capped: bool = True) -> float:
+    """Signed effect of a change from ``reference`` to ``value`` (positive = up).
+
+    ``capped=False``: the same before the cap of figures without a sampling model
+    (the tie-break of candidates at the cap).
+    """
     if kind in ("count", "households"):
         return count_z(value, reference)
     if kind == "per100":  # complaints per 100 households: the counts behind it
         return count_z(value, reference)
     if kind == "rate" and key not in MONEY_RATES and n_value and (n_reference or n_value):
         return proportion_z(value, n_value, reference, n_reference or n_value)
-    return _unmodelled(value, reference, kind, key)
+    return _unmodelled(value, reference, kind, key, capped)
 
 
 def target_effect(key: str, kind: str, value: float, target: float,
-                  n_value: float | None = None) -> float:
+                  n_value: float | None = None, capped: bool = True) -> float:
     """Size of the gap to a target, on the same scale as a change (absolute)."""
     if kind == "rate" and key not in MONEY_RATES and n_value:
         return abs(target_z(value, n_value, target))
     if kind in ("count", "households"):
         return abs(count_z(value, target))
-    return abs(_unmodelled(value, target, kind, key))
+    return abs(_unmodelled(value, target, kind, key, capped))
 
 
 def is_notable(effect: float) -> bool:

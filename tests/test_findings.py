@@ -295,3 +295,24 @@ def test_review_json_keeps_the_rule_figures_and_rank_of_every_finding():
     assert first["effect"] == pytest.approx(3.430, abs=1e-3)
     assert first["extra"]["building"] == "7栋"
     assert [a["rule"] for a in record["actions"]] == [p["rule"] for p in record["problems"]]
+
+
+def test_ties_at_the_cap_are_ordered_by_the_size_before_the_cap():
+    # Due 100,000 in the month, collection target 95 %. 维修基金 (due 5,000) collected
+    # nothing: (0.95 − 0) × 5,000 / 100,000 = 4.75 points = 9.5 half-point steps; 供暖费
+    # (due 80,000) collected half: (0.95 − 0.5) × 0.8 = 36 points = 72 steps. Both are
+    # capped at 4.0; 维修基金 is found first (lowest rate), but 供暖费 is 72 against 9.5.
+    def item(due, got):
+        return {"due_in_month": due, "collected_for_month": got,
+                "collection_rate_month": got / due, "arrears_at_end": due - got}
+    fees = {"due_in_month": 100000.0, "aging": None, "by_building": {},
+            "by_fee_item": {"维修基金": item(5000.0, 0.0), "供暖费": item(80000.0, 40000.0),
+                            "物业费": item(15000.0, 15000.0)}}
+    found = fee_problems(_doc(None, {}, fees), None, 0.95)
+    assert [(f.extra["name"], f.score, f.uncapped) for f in found] == [
+        ("维修基金", 4.0, 9.5), ("供暖费", 4.0, 72.0)]
+    draft = build_draft(_doc(None, {}, fees), previous=None, scope_name="A", city=None,
+                        targets={"fees.collection_rate_month": 0.95}, plan_items=[],
+                        holidays_now=[], holidays_next=[], workload=None,
+                        community_rows=[], names={"a": "A"})
+    assert [p["extra"]["name"] for p in draft["problems"]] == ["供暖费", "维修基金"]

@@ -48,7 +48,9 @@ class Finding:
     """One highlight or problem: the rule that fired and the figures behind it.
 
     ``score`` is the effect of :mod:`yuebao.tasks.significance` (a z-like size),
-    the only thing candidates are ranked by.
+    what candidates are ranked by; ``uncapped`` is the same before the cap of the
+    figures without a sampling model (None: no cap applies), which orders those
+    that tie at the cap — 30 points short before 3 points short.
     """
 
     rule: str
@@ -59,12 +61,23 @@ class Finding:
     target: float | None = None
     extra: dict = field(default_factory=dict)
     score: float = 0.0
+    uncapped: float | None = None
+
+    @property
+    def size(self) -> float:
+        """The tie-break of equal scores: the effect before the cap."""
+        return self.score if self.uncapped is None else self.uncapped
 
     @property
     def delta(self) -> float | None:
         if self.value is None or self.reference is None:
             return None
         return self.value - self.reference
+
+
+def _raw(uncapped: float, capped: float) -> float | None:
+    """The size before the cap, kept only where the cap cut it."""
+    return round(uncapped, 4) if abs(uncapped) > abs(capped) + 1e-12 else None
 
 
 def _better(direction: str, value: float, reference: float) -> bool:
@@ -91,8 +104,9 @@ def kpi_findings(compare: dict, doc: dict | None = None,
         n_now, n_before = rate_base(doc, key), rate_base(previous, key)
         if entry["status"] == "missed":
             gap = target_effect(key, kind, value, target, n_now)
+            raw = target_effect(key, kind, value, target, n_now, capped=False)
             problems.append(Finding("missed_target", key, kind, value, previous_value, target,
-                                    score=round(gap, 4)))
+                                    score=round(gap, 4), uncapped=_raw(raw, gap)))
             continue
         order = [("vs_previous", previous_value, n_before), ("vs_last_year", year_ago, None)]
         if key.startswith(YEAR_FIRST):
@@ -107,17 +121,22 @@ def kpi_findings(compare: dict, doc: dict | None = None,
                 if value_n is None or reference_n is None:
                     continue
                 effect = change_effect(key, kind, value_n, reference_n)
+                raw = effect
             else:
                 effect = change_effect(key, kind, value, reference, n_now, n_reference)
+                raw = change_effect(key, kind, value, reference, n_now, n_reference,
+                                    capped=False)
             if not is_notable(effect):
                 continue
             if _better(direction, value, reference):
                 met = entry["status"] == "met"
                 highlights.append(Finding(f"improved_{rule}", key, kind, value, reference,
-                                          target if met else None, score=round(abs(effect), 4)))
+                                          target if met else None, score=round(abs(effect), 4),
+                                          uncapped=_raw(abs(raw), abs(effect))))
             else:
                 problems.append(Finding(f"worsened_{rule}", key, kind, value, reference,
-                                        target, score=round(abs(effect), 4)))
+                                        target, score=round(abs(effect), 4),
+                                        uncapped=_raw(abs(raw), abs(effect))))
             break
     return highlights, problems
 
@@ -211,13 +230,16 @@ def fee_problems(current: dict, previous: dict | None, target: float | None) -> 
             found.append(Finding(rule, f"fees.{group}", "rate", g["collection_rate_month"],
                                  target=target,
                                  extra={"name": name, "arrears_at_end": g["arrears_at_end"]},
-                                 score=round(min(cost / MONEY_RATE_STEP, MAX_UNMODELLED), 4)))
+                                 score=round(min(cost / MONEY_RATE_STEP, MAX_UNMODELLED), 4),
+                                 uncapped=_raw(cost / MONEY_RATE_STEP,
+                                               min(cost / MONEY_RATE_STEP, MAX_UNMODELLED))))
     if previous and previous.get("fees") and previous["fees"]["aging"] and fees["aging"]:
         old, new = previous["fees"]["aging"]["366+"], fees["aging"]["366+"]
         effect = change_effect("fees.aging.366+", "money", new, old)
+        raw = change_effect("fees.aging.366+", "money", new, old, capped=False)
         if new > old and is_notable(effect):
             found.append(Finding("arrears_aged", "fees.aging.366+", "money", new, old,
-                                 score=round(effect, 4)))
+                                 score=round(effect, 4), uncapped=_raw(raw, effect)))
     return found
 
 
@@ -364,11 +386,13 @@ def expected_workload(history: dict[str, dict[str, int]], next_month: Month) -> 
 def _strongest(findings: list[Finding], limit: int) -> list[Finding]:
     """The largest effects first, one per family of KPIs that tell the same story.
 
-    Ties keep the order the candidates were found in (the sort is stable).
+    Effects that tie (several money figures at the cap) are ordered by their size
+    before the cap; remaining ties keep the order the candidates were found in
+    (the sort is stable).
     """
     catalogue = kpi_catalogue()
     chosen, families = [], set()
-    for finding in sorted(findings, key=lambda f: -f.score):
+    for finding in sorted(findings, key=lambda f: (-f.score, -f.size)):
         family = catalogue.get(finding.key, {}).get("family") or (
             finding.key, repr(sorted(finding.extra.items())))
         if family not in families:

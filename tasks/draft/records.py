@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from math import isfinite
 from pathlib import Path
 
 from prefect import task
@@ -23,13 +24,19 @@ REVIEW_SCHEMA = "yuebao.review/2"
 FILE_NAME = "review.json"
 
 
+def _finite(value: float | None) -> float | None:
+    """JSON has no infinity: growth from zero before the cap is written as null."""
+    return value if value is None or isfinite(value) else None
+
+
 def review_record(draft: dict) -> dict:
     """What ``review.json`` holds: every highlight, problem, action and follow-up of
     the draft, with the rule, the figures and the rank that produced it."""
     def ranked(findings: list[dict]) -> list[dict]:
         return [{"rank": rank, "rule": f["rule"], "key": f["key"], "kind": f["kind"],
                  "value": f["value"], "reference": f["reference"], "target": f["target"],
-                 "delta": f["delta"], "effect": f["score"], "extra": f["extra"]}
+                 "delta": f["delta"], "effect": f["score"],
+                 "effect_uncapped": _finite(f.get("uncapped")), "extra": f["extra"]}
                 for rank, f in enumerate(findings, start=1)]
 
     follow = draft.get("follow_up") or {"status": "no_record", "month": None, "items": []}
