@@ -316,3 +316,26 @@ def test_ties_at_the_cap_are_ordered_by_the_size_before_the_cap():
                         holidays_now=[], holidays_next=[], workload=None,
                         community_rows=[], names={"a": "A"})
     assert [p["extra"]["name"] for p in draft["problems"]] == ["供暖费", "维修基金"]
+
+
+def test_the_months_and_the_years_recovery_rate_are_one_sentence():
+    # Month 23.62 % against 35.51 % a year ago: −11.89 points = −23.78 steps (cap 4.0);
+    # year to date 20.88 % against 47.93 %: −27.05 points = −54.1 steps (cap 4.0). One
+    # problem, led by the month's rate, ranked by the stronger (54.1 before the cap).
+    compare = {"fees.arrears_recovery_rate": _entry(0.2362, None, 0.3551),
+               "fees.arrears_recovery_rate_ytd": _entry(0.2088, None, 0.4793)}
+    draft = _draft(_doc(None, compare), None)
+    assert [(p["key"], p["score"], p["uncapped"]) for p in draft["problems"]] == [
+        ("fees.arrears_recovery_rate", 4.0, 54.1)]
+    assert draft["problems"][0]["extra"]["with"]["key"] == "fees.arrears_recovery_rate_ytd"
+    from yuebao.tasks.render import environment
+    zh = environment("zh").get_template("_findings.md.j2").module.finding(
+        draft["problems"][0], draft).strip()
+    assert zh == ("本月清欠率为 23.62%，较去年同期下降 11.89 个百分点；"
+                  "年度清欠率为 20.88%，较去年同期下降 27.05 个百分点，需引起重视。")
+    en = environment("en").get_template("_findings.md.j2").module.finding(
+        draft["problems"][0], draft).strip()
+    assert "; year-to-date arrears recovery rate: 20.88%, down 27.05" in en
+    # Both are followed up next month.
+    assert [s["key"] for s in draft["actions"][0]["subjects"]] == [
+        "fees.arrears_recovery_rate", "fees.arrears_recovery_rate_ytd"]

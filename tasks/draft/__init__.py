@@ -342,6 +342,40 @@ def _one_side_per_family(highlights: list[Finding],
             [f for f in problems if not family(f) or family(f) in top_problem])
 
 
+# KPIs told in one sentence, the first key leading: the month's and the year's
+# arrears recovery rate are one story (how much old debt came in), not two problems.
+TOLD_TOGETHER = (("fees.arrears_recovery_rate", "fees.arrears_recovery_rate_ytd"),)
+
+
+def _companion(f: Finding) -> dict:
+    return {"rule": f.rule, "key": f.key, "kind": f.kind, "value": f.value,
+            "reference": f.reference, "target": f.target, "delta": f.delta,
+            "effect": f.score}
+
+
+def _told_together(highlights: list[Finding],
+                   problems: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """A pair of :data:`TOLD_TOGETHER` found both becomes one finding.
+
+    It is the leading key's finding, with the other in ``extra["with"]``; it takes
+    the side, the effect and the size of the stronger of the two (so it ranks as
+    the stronger would have), and the weaker is not written again.
+    """
+    for lead, other in TOLD_TOGETHER:
+        found = {f.key: f for f in highlights + problems if f.key in (lead, other)}
+        if len(found) < 2:
+            continue
+        first, second = found[lead], found[other]
+        stronger = max((first, second), key=lambda f: (f.score, f.size))
+        merged = replace(first, score=stronger.score, uncapped=stronger.uncapped,
+                         extra=first.extra | {"with": _companion(second)})
+        side_is_problem = stronger in problems
+        highlights = [f for f in highlights if f not in (first, second)]
+        problems = [f for f in problems if f not in (first, second)]
+        (problems if side_is_problem else highlights).append(merged)
+    return highlights, problems
+
+
 def data_quality_summary(data_quality: dict) -> dict:
     """What the draft says about the exports themselves, apart from the ranked problems."""
     tables = ("tickets", "bills", "payments")
@@ -446,8 +480,8 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
                       for f in grew if "building" in f.extra)
     problems += grew + ticket_problems(doc, named)
     problems += fee_problems(doc, previous, targets.get("fees.collection_rate_month"))
-    highlights, problems = _one_side_per_family(highlights + fell, _without_named(
-        [named_causes(f, doc) for f in problems]))
+    highlights, problems = _told_together(*_one_side_per_family(
+        highlights + fell, _without_named([named_causes(f, doc) for f in problems])))
     highlights = _strongest(highlights, MAX_HIGHLIGHTS)
     problems = _strongest(problems, MAX_PROBLEMS)
     return {

@@ -59,9 +59,13 @@ def subjects(rule: str, key: str, kind: str, value: float | int | None,
     verdict weighs the change as the findings do.
     """
     if rule in KPI_RULES:
-        return [{"kind": "kpi", "key": key, "value_kind": kind, "target": target,
-                 "direction": kpi_catalogue().get(key, {}).get("direction", "at_most"),
-                 "base": rate_base(doc, key), "baseline": value}]
+        told = [(key, kind, value, target)]
+        if extra.get("with"):  # two KPIs told in one sentence: both are followed up
+            w = extra["with"]
+            told.append((w["key"], w["kind"], w["value"], w["target"]))
+        return [{"kind": "kpi", "key": k, "value_kind": kd, "target": t,
+                 "direction": kpi_catalogue().get(k, {}).get("direction", "at_most"),
+                 "base": rate_base(doc, k), "baseline": v} for k, kd, v, t in told]
     if rule == "complaints_grew":
         return [{"kind": "complaint_category", "category": extra["category"],
                  "value_kind": "count", "direction": "at_most", "baseline": value}]
