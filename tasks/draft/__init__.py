@@ -19,6 +19,7 @@ from yuebao.schema import PORTFOLIO, TICKET_CATEGORIES
 from yuebao.tasks.draft.followup import follow_up, subjects
 from yuebao.tasks.draft.records import REVIEW_SCHEMA as REVIEW_SCHEMA
 from yuebao.tasks.draft.records import review_record as review_record
+from yuebao.tasks.draft.season import SEASONAL_CATEGORIES, season_events
 from yuebao.tasks.metrics import MonthMetrics, kpi_catalogue, scalar
 from yuebao.tasks.plan import city_info, holidays_in, seasonal_plan
 from yuebao.tasks.significance import (
@@ -148,24 +149,41 @@ def _worst_spot(spots: list[dict], category: str) -> dict | None:
     return ranked[0] if ranked else None
 
 
-def complaint_findings(current: dict, previous: dict | None) -> tuple[list, list]:
+def _complaints(doc: dict | None) -> dict | None:
+    tickets = (doc or {}).get("tickets")
+    return tickets["complaints"]["by_category"] if tickets else None
+
+
+def complaint_findings(current: dict, previous: dict | None, year_ago: dict | None = None,
+                       seasonal: bool = False) -> tuple[list[Finding], list[Finding]]:
     """Complaint categories that fell (highlights) or grew (problems), by a Poisson test.
 
     A category that grew names the building where its tickets concentrate, when
-    the hotspots show one.
+    the hotspots show one. In a month where the season turns (``seasonal``: heating
+    started this month or ended the month before) a seasonal category is compared
+    with the same month last year instead, where the exports cover it; without it,
+    with last month, and the draft says the season turned (``extra["seasonal"]``).
     """
-    if not previous or not current.get("tickets") or not previous.get("tickets"):
+    now, before, last_year = _complaints(current), _complaints(previous), _complaints(year_ago)
+    if now is None:
         return [], []
-    now = current["tickets"]["complaints"]["by_category"]
-    before = previous["tickets"]["complaints"]["by_category"]
     spots = current["tickets"].get("hotspots") or []
-    fell, grew = [], []
+    fell: list[Finding] = []
+    grew: list[Finding] = []
     for category in TICKET_CATEGORIES:
-        value, reference = now[category], before[category]
+        extra: dict = {"category": category}
+        if seasonal and category in SEASONAL_CATEGORIES:
+            extra["seasonal"] = True
+            reference_counts, extra["since"] = ((last_year, "last_year") if last_year
+                                                else (before, "previous"))
+        else:
+            reference_counts = before
+        if reference_counts is None:
+            continue
+        value, reference = now[category], reference_counts[category]
         effect = count_z(value, reference)
         if not is_notable(effect):
             continue
-        extra: dict = {"category": category}
         spot = _worst_spot(spots, category) if value > reference else None
         if spot:
             extra |= {"community": spot["community"], "building": spot["building"],
@@ -463,19 +481,30 @@ def _next_targets(targets: dict[str, float], doc: dict) -> list[dict]:
             if key in catalogue and doc.get(key.split(".", 1)[0]) is not None]
 
 
+def _seasonal_counts(doc: dict, year_ago: dict | None) -> dict:
+    """This month's and last year's complaints of the seasonal categories (None: unknown)."""
+    now, last_year = _complaints(doc), _complaints(year_ago)
+    return {"complaints": {c: {"value": now[c] if now else None,
+                               "last_year": last_year[c] if last_year else None}
+                           for c in sorted(SEASONAL_CATEGORIES)}}
+
+
 def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str | None,
                 targets: dict[str, float], plan_items: list[dict], holidays_now: list,
                 holidays_next: list, workload: dict | None, community_rows: list[dict],
-                names: dict[str, str], last_review: dict | None = None) -> dict:
+                names: dict[str, str], last_review: dict | None = None,
+                year_ago: dict | None = None, season: list[dict] | None = None) -> dict:
     """Everything the templates need for one scope's review, as plain data.
 
     ``last_review`` is last month's ``review.json`` of the same scope, whose
-    actions are followed up (None: no record, said in one line).
+    actions are followed up (None: no record, said in one line). ``year_ago``:
+    the same month last year's blocks (tickets None where not covered); ``season``:
+    the month's heating events (:func:`.season.season_events`).
     """
     month = Month.parse(doc["month"])
     catalogue = kpi_catalogue()
     highlights, problems = kpi_findings(doc["compare"], doc, previous)
-    fell, grew = complaint_findings(doc, previous)
+    fell, grew = complaint_findings(doc, previous, year_ago, seasonal=bool(season))
     named = frozenset((f.extra["community"], f.extra["building"], f.extra["category"])
                       for f in grew if "building" in f.extra)
     problems += grew + ticket_problems(doc, named)
@@ -507,6 +536,7 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
             "targets": _next_targets(targets, doc),
         },
         "holidays_now": [asdict(h) for h in holidays_now],
+        "season": {"events": season or [], **_seasonal_counts(doc, year_ago)},
         "communities": community_rows,
         "quality": data_quality_summary(doc["data_quality"]),
     }
@@ -598,6 +628,7 @@ def month_drafts(metrics: MonthMetrics, history: dict[str, dict], config: Config
     cities = _community_cities(config, communities)
     plans = _community_plans(config, cities, next_month)
     plans[PORTFOLIO] = _portfolio_plan(plans, names)
+    seasons = season_events(cities, names, month)
     holidays_now = holidays_in(month, config.language, country=config.country)
     # Holiday advice depends on the climate (frozen pipes at the Spring Festival only
     # where pipes freeze); the portfolio gets the advice every zone shares.
@@ -617,6 +648,7 @@ def month_drafts(metrics: MonthMetrics, history: dict[str, dict], config: Config
             workload=expected_workload(history.get(scope_id, {}), next_month),
             community_rows=rows if scope_id == PORTFOLIO else [], names=names,
             last_review=(last_reviews or {}).get(scope_id),
+            year_ago=metrics.last_year.get(scope_id), season=seasons.get(scope_id),
         )
     return drafts
 

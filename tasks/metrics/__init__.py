@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -232,10 +232,16 @@ def created_history(tickets: pd.DataFrame, scope: Scope) -> dict[str, dict[str, 
 
 @dataclass(frozen=True)
 class MonthMetrics:
-    """metrics.json of every scope, and the previous month's blocks the draft compares with."""
+    """metrics.json of every scope, and the previous month's blocks the draft compares with.
+
+    ``last_year``: the same month a year before, for a seasonal category (heating
+    in the heating-start month) that is compared with last year, not last month;
+    a table not covered then is None, as in ``previous``.
+    """
 
     documents: dict[str, dict]
     previous: dict[str, dict]
+    last_year: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -313,7 +319,14 @@ def month_documents(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.Dat
     known = {s: {"tickets": blocks["tickets"] if ticket_known else None,
                  "fees": blocks["fees"] if fees_known else None}
              for s, blocks in previous.items()}
-    return MonthMetrics(documents, known)
+    year_before = shifts["same_month_last_year"]
+    year_tickets = spans.covers_all(year_before, ("tickets",))
+    year_fees = spans.covers_all(year_before, tuple(t for t in ("bills", "payments")
+                                                    if t in available))
+    year_known = {s: {"tickets": blocks["tickets"] if year_tickets else None,
+                      "fees": blocks["fees"] if year_fees else None}
+                  for s, blocks in last_year.items()}
+    return MonthMetrics(documents, known, year_known)
 
 
 def data_quality(ingested: Ingested, scope: Scope, configured: list[str]) -> dict:
