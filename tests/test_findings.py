@@ -339,3 +339,31 @@ def test_the_months_and_the_years_recovery_rate_are_one_sentence():
     # Both are followed up next month.
     assert [s["key"] for s in draft["actions"][0]["subjects"]] == [
         "fees.arrears_recovery_rate", "fees.arrears_recovery_rate_ytd"]
+
+
+def test_fee_rates_are_not_compared_with_last_month_across_a_seasonal_bill():
+    # October billed 物业费 100,000 and 供暖费 300,000 (75 % of its due); November only
+    # 物业费. The collection rate 70 % → 95 % (+25 points = 50 steps) is the calendar,
+    # not a highlight; against last November (94 %, +1 point = 2.0) it is one.
+    def fees(items):
+        return {"due_in_month": sum(items.values()), "aging": None, "by_building": {},
+                "by_fee_item": {k: {"due_in_month": v, "collected_for_month": v,
+                                    "collection_rate_month": 1.0, "arrears_at_end": 0.0}
+                                for k, v in items.items()}}
+    october = _doc(None, {}, fees({"物业费": 100000.0, "供暖费": 300000.0}))
+    same_items = _doc(None, {}, fees({"物业费": 100000.0}))
+    compare = {"fees.collection_rate_month": _entry(0.95, 0.70)}
+    now = _doc(None, compare, fees({"物业费": 100000.0}))
+    draft = _draft(now, october)
+    assert draft["highlights"] == []
+    assert draft["billing"] == {"only_this_month": [], "only_last_month": ["供暖费"],
+                                "share_this_month": 0.0, "share_last_month": 0.75}
+    assert [h["rule"] for h in _draft(now, same_items)["highlights"]] == [
+        "improved_vs_previous"]
+    now = _doc(None, {"fees.collection_rate_month": _entry(0.95, 0.70, 0.94)},
+               fees({"物业费": 100000.0}))
+    assert [(h["rule"], h["score"]) for h in _draft(now, october)["highlights"]] == [
+        ("improved_vs_last_year", 2.0)]
+    # An item of 5 % of the due billed in one month only is not enough to matter.
+    small = _doc(None, {}, fees({"物业费": 95000.0, "车位费": 5000.0}))
+    assert _draft(now, small)["billing"] is None

@@ -85,13 +85,51 @@ def _better(direction: str, value: float, reference: float) -> bool:
     return value > reference if direction == "at_least" else value < reference
 
 
-def kpi_findings(compare: dict, doc: dict | None = None,
-                 previous: dict | None = None) -> tuple[list[Finding], list[Finding]]:
+# A fee item billed in only one of two months (the annual 物业费, the season's 供暖费)
+# that makes at least this share of either month's due makes the months' fee rates
+# incomparable: the change is the billing calendar.
+BILLING_SHARE = 0.10
+
+
+def billing_change(doc: dict, previous: dict | None) -> dict | None:
+    """The fee items billed this month or last month but not both, when they weigh.
+
+    None when the months bill the same items (or their difference is below
+    ``BILLING_SHARE`` of each month's due): then fee rates may be compared
+    month on month. Otherwise the items and their share of each month's due.
+    """
+    now = ((doc.get("fees") or {}).get("by_fee_item")) or {}
+    before = (((previous or {}).get("fees") or {}).get("by_fee_item")) or {}
+    if not previous or not previous.get("fees"):
+        return None
+    billed_now = {k for k, g in now.items() if g.get("due_in_month")}
+    billed_before = {k for k, g in before.items() if g.get("due_in_month")}
+    only_now, only_before = sorted(billed_now - billed_before), sorted(billed_before - billed_now)
+
+    def share(groups: dict, names: list[str]) -> float:
+        total = sum(g.get("due_in_month") or 0 for g in groups.values())
+        return sum(groups[n]["due_in_month"] for n in names) / total if total else 0.0
+
+    share_now, share_before = share(now, only_now), share(before, only_before)
+    if max(share_now, share_before) < BILLING_SHARE:
+        return None
+    return {"only_this_month": only_now, "only_last_month": only_before,
+            "share_this_month": round(share_now, 4), "share_last_month": round(share_before, 4)}
+
+
+def _fee_rate(key: str) -> bool:
+    return key.startswith(YEAR_FIRST) and kpi_catalogue()[key]["kind"] == "rate"
+
+
+def kpi_findings(compare: dict, doc: dict | None = None, previous: dict | None = None,
+                 billing: dict | None = None) -> tuple[list[Finding], list[Finding]]:
     """Highlights and problems among the KPIs that have a direction.
 
     A missed target is always a problem, ranked by its gap; otherwise a change
     against last month or the same month last year is a finding only when it is
     significant, and a comparison month the exports do not cover (null) never is.
+    Nor is a fee rate's change against last month when ``billing`` (see
+    :func:`billing_change`) says the two months bill different fee items.
     """
     catalogue = kpi_catalogue()
     highlights, problems = [], []
@@ -113,7 +151,7 @@ def kpi_findings(compare: dict, doc: dict | None = None,
         if key.startswith(YEAR_FIRST):
             order.reverse()
         for rule, reference, n_reference in order:
-            if reference is None:
+            if reference is None or (rule == "vs_previous" and billing and _fee_rate(key)):
                 continue
             if kind == "per100":  # test the complaint counts, not their rescaling
                 counts = compare.get("tickets.complaints.count") or {}
@@ -503,7 +541,8 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
     """
     month = Month.parse(doc["month"])
     catalogue = kpi_catalogue()
-    highlights, problems = kpi_findings(doc["compare"], doc, previous)
+    billing = billing_change(doc, previous)
+    highlights, problems = kpi_findings(doc["compare"], doc, previous, billing)
     fell, grew = complaint_findings(doc, previous, year_ago, seasonal=bool(season))
     named = frozenset((f.extra["community"], f.extra["building"], f.extra["category"])
                       for f in grew if "building" in f.extra)
@@ -537,6 +576,7 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
         },
         "holidays_now": [asdict(h) for h in holidays_now],
         "season": {"events": season or [], **_seasonal_counts(doc, year_ago)},
+        "billing": billing,
         "communities": community_rows,
         "quality": data_quality_summary(doc["data_quality"]),
     }

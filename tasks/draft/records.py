@@ -50,6 +50,7 @@ def review_record(draft: dict) -> dict:
                      "communities": a.get("communities", []),
                      "subjects": a.get("subjects", [])}
                     for rank, a in enumerate(draft["actions"], start=1)],
+        "billing_change": draft.get("billing"),
         "follow_up": {"status": str(follow["status"]), "month": follow["month"],
                       "items": [item | {"verdict": str(item["verdict"])}
                                 for item in follow["items"]]},
