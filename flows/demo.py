@@ -8,6 +8,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from yuebao.flows.monthly_review import monthly_review
+from yuebao.months import Month
 from yuebao.tasks.sample_config import write_sample_config
 from yuebao.tasks.sample_data import generate_sample
 
@@ -36,6 +37,12 @@ def sample_data(out: str, seed: int = 7, communities: int = 4, months: int = 24,
 
 @flow(name="demo")
 def demo(out: str = "demo", seed: int = 7, style: str = "zh-generic") -> dict:
-    """Sample exports, then the latest complete month end to end, delivered to the outbox."""
+    """Sample exports, then the latest complete month end to end, delivered to the outbox.
+
+    The month before is drafted first (not sent), so that the latest month's draft
+    opens part 4 with the follow-up of its actions, as a monthly run would.
+    """
     sample = sample_data(out, seed, style=style)
+    before = str(Month.parse(sample["last_month"]).shift(-1))
+    monthly_review(sample["config"], before, send=False)
     return monthly_review(sample["config"], sample["last_month"])

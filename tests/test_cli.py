@@ -53,6 +53,11 @@ def test_demo_runs_end_to_end_without_errors(tmp_path):
     emails = re.findall(r"(\S+\.eml)", result.stdout)
     assert len(reviews) == 5 and len(emails) == 5  # four communities and the portfolio
     assert all(Path(p).is_file() for p in reviews + emails)
+    # The month before was drafted first, so each draft follows up its actions.
+    for path in reviews:
+        follow = Path(path).read_text("utf-8").split("上月整改事项跟踪")[1].split("###")[0]
+        assert "没有本项目" not in follow
+        assert re.search(r"(已见效|有改善|未见效|本月无数据)。", follow)
     # Personal data of the exports never reaches what is emailed.
     tickets = _all_rows(tmp_path / "demo" / "yuebao.toml", "tickets")
     phones = set(tickets["reporter_phone"].dropna()) - {""}
