@@ -1,0 +1,69 @@
+"""The draft's parts that are not ranked findings: data quality, the seasonal
+counts of the overview, next month's workload and targets."""
+
+from __future__ import annotations
+
+from yuebao.months import Month
+from yuebao.schema import TICKET_CATEGORIES
+from yuebao.tasks.draft.candidates import complaints_by_category
+from yuebao.tasks.draft.season import SEASONAL_CATEGORIES
+from yuebao.tasks.metrics import kpi_catalogue
+
+
+def data_quality_summary(data_quality: dict) -> dict:
+    """What the draft says about the exports themselves, apart from the ranked problems."""
+    tables = ("tickets", "bills", "payments")
+    said_apart = ("snapshot_limits", "approximate_payments")
+    return {
+        "quarantined": sum(data_quality[t]["quarantined"] for t in tables),
+        "duplicate": sum(data_quality[t]["duplicate"] for t in tables),
+        "by_table": {t: data_quality[t] for t in tables},
+        "notes": [n for n in data_quality["notes"] if n["code"] not in said_apart],
+        "approximate_payments": any(n["code"] == "approximate_payments"
+                                    for n in data_quality["notes"]),
+    }
+
+
+def expected_workload(history: dict[str, dict[str, int]], next_month: Month) -> dict | None:
+    """Next month's tickets by category: last year's same month, scaled by the trend.
+
+    The trend is the latest three months against the same three months a year
+    before (all categories together, so one noisy category does not swing it).
+    Without all of those months in the history there is no forecast.
+    """
+    base_month = next_month.shift(-12)
+    recent = [next_month.shift(-k) for k in (1, 2, 3)]
+    year_before = [m.shift(-12) for m in recent]
+    needed = [base_month, *recent, *year_before]
+    if any(str(m) not in history for m in needed):
+        return None
+    before_total = sum(sum(history[str(m)].values()) for m in year_before)
+    if not before_total:
+        return None
+    trend = sum(sum(history[str(m)].values()) for m in recent) / before_total
+    base = history[str(base_month)]
+    by_category = {c: round(base.get(c, 0) * trend) for c in TICKET_CATEGORIES}
+    return {
+        "trend": round(trend, 4),
+        "base_month": str(base_month),
+        "by_category": {c: n for c, n in by_category.items() if n},
+        "total": sum(by_category.values()),
+    }
+
+
+def next_targets(targets: dict[str, float], doc: dict) -> list[dict]:
+    """Next month's targets, leaving out those of a table the company does not export."""
+    catalogue = kpi_catalogue()
+    return [{"key": key, "kind": catalogue[key]["kind"], "target": value,
+             "direction": catalogue[key]["direction"],
+             "current": doc["compare"].get(key, {}).get("value")}
+            for key, value in targets.items()
+            if key in catalogue and doc.get(key.split(".", 1)[0]) is not None]
+
+
+def seasonal_counts(doc: dict, year_ago: dict | None) -> dict:
+    """This month's and last year's complaints of the seasonal categories (None: unknown)."""
+    now, last_year = complaints_by_category(doc), complaints_by_category(year_ago)
+    return {"complaints": {c: {"value": now[c] if now else None,
+                               "last_year": last_year[c] if last_year else None}
+                           for c in sorted(SEASONAL_CATEGORIES)}}
