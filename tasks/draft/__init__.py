@@ -145,7 +145,7 @@ def month_drafts(metrics: MonthMetrics, history: dict[str, dict], config: Config
     ``review.json`` by scope, see :func:`.records.last_reviews`)."""
     documents = metrics.documents
     communities = tuple(s for s in documents if s != PORTFOLIO)
-    names = {c: (config.community(c).display_name if config.community(c) else c)
+    names = {c: (found.display_name if (found := config.community(c)) else c)
              for c in communities}
     names[PORTFOLIO] = config.portfolio.name or labels(config.language)["portfolio"]["default_name"]
     next_month = month.shift(1)

@@ -41,9 +41,11 @@ def one_side_per_family(highlights: list[Finding],
 
     best: dict[str, float] = {}
     for f in highlights + problems:
-        if family(f):
-            best[family(f)] = max(best.get(family(f), 0.0), f.score)
-    top_problem = {family(f) for f in problems if family(f) and f.score == best[family(f)]}
+        name = family(f)
+        if name:
+            best[name] = max(best.get(name, 0.0), f.score)
+    top_problem = {name for f in problems
+                   if (name := family(f)) and f.score == best[name]}
     return ([f for f in highlights if family(f) not in top_problem],
             [f for f in problems if not family(f) or family(f) in top_problem])
 
