@@ -367,3 +367,6 @@ def test_fee_rates_are_not_compared_with_last_month_across_a_seasonal_bill():
     # An item of 5 % of the due billed in one month only is not enough to matter.
     small = _doc(None, {}, fees({"物业费": 95000.0, "车位费": 5000.0}))
     assert _draft(now, small)["billing"] is None
+    # Households in arrears follow the bills too: 463 → 362 is not a highlight across them.
+    compare = {"fees.households_in_arrears": _entry(362, 463, direction="at_most")}
+    assert _draft(_doc(None, compare, fees({"物业费": 100000.0})), october)["highlights"] == []

@@ -105,8 +105,9 @@ def billing_change(doc: dict, previous: dict | None) -> dict | None:
             "share_this_month": round(share_now, 4), "share_last_month": round(share_before, 4)}
 
 
-def _fee_rate(key: str) -> bool:
-    return key.startswith(YEAR_FIRST) and kpi_catalogue()[key]["kind"] == "rate"
+def _fee_kpi(key: str) -> bool:
+    """Fee rates, amounts and household counts all follow the bills of the month."""
+    return key.startswith(YEAR_FIRST)
 
 
 def kpi_findings(compare: dict, doc: dict | None = None, previous: dict | None = None,
@@ -116,7 +117,7 @@ def kpi_findings(compare: dict, doc: dict | None = None, previous: dict | None =
     A missed target is always a problem, ranked by its gap; otherwise a change
     against last month or the same month last year is a finding only when it is
     significant, and a comparison month the exports do not cover (null) never is.
-    Nor is a fee rate's change against last month when ``billing`` (see
+    Nor is a fee KPI's change against last month when ``billing`` (see
     :func:`billing_change`) says the two months bill different fee items.
     """
     catalogue = kpi_catalogue()
@@ -139,7 +140,7 @@ def kpi_findings(compare: dict, doc: dict | None = None, previous: dict | None =
         if key.startswith(YEAR_FIRST):
             order.reverse()
         for rule, reference, n_reference in order:
-            if reference is None or (rule == "vs_previous" and billing and _fee_rate(key)):
+            if reference is None or (rule == "vs_previous" and billing and _fee_kpi(key)):
                 continue
             if kind == "per100":  # test the complaint counts, not their rescaling
                 counts = compare.get("tickets.complaints.count") or {}
