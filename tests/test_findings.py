@@ -367,6 +367,13 @@ def test_fee_rates_are_not_compared_with_last_month_across_a_seasonal_bill():
     # An item of 5 % of the due billed in one month only is not enough to matter.
     small = _doc(None, {}, fees({"物业费": 95000.0, "车位费": 5000.0}))
     assert _draft(now, small)["billing"] is None
+    # Arrears recovered 100 → 300 (+200 %, capped at 4.0) follow last month's bills:
+    # blurred by October's 供暖费, not by an item billed this month only.
+    recovered = {"fees.arrears_collected": _entry(300.0, 100.0)}
+    assert _draft(_doc(None, recovered, fees({"物业费": 100000.0})), october)["highlights"] == []
+    assert [h["key"] for h in _draft(_doc(None, recovered, fees({"物业费": 100000.0,
+                                                                 "供暖费": 300000.0})),
+                                     same_items)["highlights"]] == ["fees.arrears_collected"]
     # Households in arrears follow the bills too: 463 → 362 is not a highlight across them.
     compare = {"fees.households_in_arrears": _entry(362, 463, direction="at_most")}
     assert _draft(_doc(None, compare, fees({"物业费": 100000.0})), october)["highlights"] == []

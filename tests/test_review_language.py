@@ -246,8 +246,8 @@ def test_key_figures_are_the_same_in_both_languages(reviews):
     assert ("Monthly collection rate: 75.62%, missing the target (at least 85.00%); "
             "last month it was 33.33%.") in en
     # 停车费 150 and 水费 80.50 are billed in September only: 230.50 of the month's due
-    # 1,230.50 is 18.73 % ≥ 10 %,
-    # so arrears 750 → 900 against August is the billing calendar, not a problem.
+    # 1,230.50 is 18.73 % ≥ 10 %, so arrears 750 → 900 against August is the billing
+    # calendar, not a problem; the arrears recovered (August's bills) still compare.
     assert "Arrears at month end: 900.00 yuan, up 150.00 yuan from last month" not in en
     assert "billed only this month, 18.73% of this month's due" in en
     assert "只在本月计费，占本月应收 18.73%" in zh

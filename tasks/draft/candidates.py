@@ -105,9 +105,22 @@ def billing_change(doc: dict, previous: dict | None) -> dict | None:
             "share_this_month": round(share_now, 4), "share_last_month": round(share_before, 4)}
 
 
-def _fee_kpi(key: str) -> bool:
-    """Fee rates, amounts and household counts all follow the bills of the month."""
-    return key.startswith(YEAR_FIRST)
+# Arrears recovered this month are last month's unpaid bills: only an item billed
+# last month alone (the season's 供暖费 billed in October, recovered in November)
+# blurs them. The year's recovery rate is over the arrears at the start of the
+# year, which no bill of this year changes.
+RECOVERY_KEYS = frozenset({"fees.arrears_collected", "fees.arrears_recovery_rate"})
+YEAR_START_KEYS = frozenset({"fees.arrears_recovery_rate_ytd"})
+
+
+def _billing_blurs(key: str, billing: dict | None) -> bool:
+    """Whether the months' different bills make ``key``'s change against last month
+    an artefact of the calendar (see :func:`billing_change`)."""
+    if not billing or not key.startswith(YEAR_FIRST) or key in YEAR_START_KEYS:
+        return False
+    if key in RECOVERY_KEYS:
+        return billing["share_last_month"] >= BILLING_SHARE
+    return True
 
 
 def kpi_findings(compare: dict, doc: dict | None = None, previous: dict | None = None,
@@ -140,7 +153,7 @@ def kpi_findings(compare: dict, doc: dict | None = None, previous: dict | None =
         if key.startswith(YEAR_FIRST):
             order.reverse()
         for rule, reference, n_reference in order:
-            if reference is None or (rule == "vs_previous" and billing and _fee_kpi(key)):
+            if reference is None or (rule == "vs_previous" and _billing_blurs(key, billing)):
                 continue
             if kind == "per100":  # test the complaint counts, not their rescaling
                 counts = compare.get("tickets.complaints.count") or {}
