@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="with --send: send again drafts the ledger says were sent, or "
                                "whose delivery is uncertain")
     backfill.add_argument("--dry-run", action="store_true", help="list the months, run nothing")
+    backfill.add_argument("--max-parallel", type=int, default=1, metavar="N",
+                          help="run up to N months at once, each its own flow run (default: 1)")
 
     validate = commands.add_parser("validate", help="read and map the exports, show rejects")
     validate.add_argument("--config", type=Path, required=True, help="the config TOML file")
@@ -138,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 Month.parse(args.month)
             if args.command == "backfill" and args.first > args.last:
                 raise UsageError(f"--from {args.first} is after --to {args.last}")
+            if args.command == "backfill" and args.max_parallel < 1:
+                raise UsageError(f"--max-parallel must be at least 1, not {args.max_parallel}")
         if args.command == "sample-data" and (args.communities < 1 or args.months < 1
                                               or args.scale <= 0):
             raise UsageError("sample-data needs --communities >= 1, --months >= 1, --scale > 0")
@@ -164,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from yuebao.flows.monthly_review import backfill
 
             _print_backfill(backfill(str(args.config), args.first, args.last, args.reprocess,
-                                     args.send, args.dry_run, args.resend))
+                                     args.send, args.dry_run, args.resend,
+                                     args.max_parallel))
         elif args.command == "validate":
             from yuebao.flows.monthly_review import validate_exports
 
