@@ -19,6 +19,7 @@ from functools import partial
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
+from prefect.states import State
 from prefect.task_runners import TaskRunner
 
 from yuebao.config import Config, load_config
@@ -36,11 +37,43 @@ from yuebao.tasks.bookkeeping import (
     scopes_to_redo,
     unlock_month_task,
 )
-from yuebao.tasks.deliver import deliver_task
-from yuebao.tasks.draft import draft_task
-from yuebao.tasks.ingest import Ingested, ingest_task
-from yuebao.tasks.metrics import coverage_task, history_task, metrics_task
-from yuebao.tasks.render import quality_files, render_task, validation_report
+from yuebao.tasks.deliver import deliver_task as _deliver_task
+from yuebao.tasks.draft import draft_task as _draft_task
+from yuebao.tasks.ingest import Ingested
+from yuebao.tasks.ingest import ingest_task as _ingest_task
+from yuebao.tasks.metrics import coverage_task as _coverage_task
+from yuebao.tasks.metrics import history_task as _history_task
+from yuebao.tasks.metrics import metrics_task as _metrics_task
+from yuebao.tasks.render import quality_files, render_scopes, validation_report
+
+
+def _transient(task: object, task_run: object, state: State) -> bool:
+    """Retry a task only for what may pass by itself: I/O and network errors.
+
+    A bad file, a bad config or a refused recipient is the same on the next try.
+    """
+    try:
+        state.result()
+    except (OSError, TimeoutError):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+# The retry policy, in one place. Tasks that touch the outside retry with a delay on
+# transient errors: reading the exports (a share or bucket that hiccups) and sending
+# (SMTP's own temporary replies are retried per recipient inside the task, with
+# tenacity; a Prefect retry re-runs the task, and the send ledger skips what was
+# sent). Pure computation never retries: the same input fails the same way.
+ingest_task = _ingest_task.with_options(retries=2, retry_delay_seconds=[10, 60],
+                                        retry_condition_fn=_transient)
+deliver_task = _deliver_task.with_options(retries=2, retry_delay_seconds=[30, 120],
+                                          retry_condition_fn=_transient)
+coverage_task = _coverage_task.with_options(retries=0)
+metrics_task = _metrics_task.with_options(retries=0)
+history_task = _history_task.with_options(retries=0)
+draft_task = _draft_task.with_options(retries=0)
 
 
 def report_month(month: str | None, timezone: str) -> Month:
@@ -78,7 +111,7 @@ def review_month(ingested: Ingested, config: Config, month: Month,
         metrics = metrics_task(ingested, config, month, spans)
         history = history_task(ingested, config, month)
         drafts = draft_task(metrics, history, config, month)
-        rendered = render_task(drafts, metrics.documents, ingested, config, month, communities)
+        rendered = render_scopes(drafts, metrics.documents, ingested, config, month, communities)
         artifacts_task(str(month), rendered, metrics.documents, ingested.files, config.language)
         deliveries = (deliver_task(rendered.reviews, rendered.month_dir, config, str(month),
                                    resend) if send and rendered.reviews else [])

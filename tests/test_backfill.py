@@ -96,6 +96,9 @@ def test_each_month_is_a_child_flow_run_and_parallel_months_give_the_same_output
             raise RuntimeError("the draft of August broke")
         return real_draft(metrics, history, config, month)
 
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+
     monkeypatch.setattr(review_flows, "draft_task", draft_failing_in_august)
     ingests = []
     real_ingest = review_flows.ingest_task
@@ -112,6 +115,11 @@ def test_each_month_is_a_child_flow_run_and_parallel_months_give_the_same_output
     assert _children(state.state_details.flow_run_id) == {
         "review-2025-07": "COMPLETED", "review-2025-08": "FAILED",
         "review-2025-09": "COMPLETED"}
+    with get_client(sync_client=True) as client:
+        names = {run.name for run in client.read_task_runs(task_run_filter=TaskRunFilter(
+            name=TaskRunFilterName(like_="render-2025-07")))}
+    # Each scope renders as a task of its own, named by month and scope slug.
+    assert {"render-2025-07-portfolio", "render-2025-07-jinjiang"} <= names, names
     serial = _outputs(tmp_path / "out")
     assert len(serial) == 2 * 5 * 3  # July and September, four communities and the portfolio
 
