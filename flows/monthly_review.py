@@ -25,6 +25,7 @@ from prefect.task_runners import TaskRunner
 from yuebao.config import Config, load_config
 from yuebao.errors import RunFailed, UsageError, one_line
 from yuebao.months import Month
+from yuebao.runners import child_runner
 from yuebao.tasks.artifacts import artifacts_task, backfill_table_task
 from yuebao.tasks.bookkeeping import (
     Reprocess,
@@ -234,6 +235,7 @@ def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
     if chosen:
         shared = SharedIngest(ingest_task(config))
         child = monthly_review.with_options(task_runner=_current_task_runner())
+        logger.info("Running %d months, up to %d at once", len(chosen), max_parallel)
 
         def run_child(month: Month) -> dict:
             return child(config_path, str(month), None, send, resend, str(how), shared)
@@ -251,12 +253,12 @@ def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
 
 
 def _current_task_runner() -> TaskRunner:
-    """The backfill's own task runner, for its children (a new, unstarted copy)."""
+    """The runner for the backfill's children: its own kind, on its own Dask cluster."""
     from prefect.context import FlowRunContext
 
     context = FlowRunContext.get()
-    assert context is not None and context.flow is not None
-    return context.flow.task_runner.duplicate()
+    assert context is not None and context.task_runner is not None
+    return child_runner(context.task_runner)
 
 
 @flow(name="validate")
