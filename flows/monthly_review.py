@@ -16,11 +16,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import State
-from prefect.task_runners import TaskRunner
 
 from yuebao.config import Config, load_config
 from yuebao.errors import RunFailed, UsageError, one_line
@@ -252,7 +252,7 @@ def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
     return rows
 
 
-def _current_task_runner() -> TaskRunner:
+def _current_task_runner() -> Any:
     """The runner for the backfill's children: its own kind, on its own Dask cluster."""
     from prefect.context import FlowRunContext
 
