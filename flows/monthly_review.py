@@ -11,17 +11,23 @@ exports do not cover, a review not rendered, an email failed or uncertain.
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
+from prefect.states import State
 
 from yuebao.config import Config, load_config
-from yuebao.errors import RunFailed, one_line
+from yuebao.errors import RunFailed, UsageError, one_line
 from yuebao.months import Month
+from yuebao.runners import child_runner
 from yuebao.tasks.artifacts import artifacts_task, backfill_table_task
 from yuebao.tasks.bookkeeping import (
-    MonthBusy,
     Reprocess,
     RunStatus,
     finish_month_task,
@@ -32,12 +38,44 @@ from yuebao.tasks.bookkeeping import (
     scopes_to_redo,
     unlock_month_task,
 )
-from yuebao.tasks.deliver import deliver_task
-from yuebao.tasks.draft import draft_task
+from yuebao.tasks.deliver import deliver_task as _deliver_task
+from yuebao.tasks.draft import draft_task as _draft_task
 from yuebao.tasks.draft.records import last_reviews_task
-from yuebao.tasks.ingest import Ingested, ingest_task
-from yuebao.tasks.metrics import coverage_task, history_task, metrics_task
-from yuebao.tasks.render import quality_files, render_task, validation_report
+from yuebao.tasks.ingest import Ingested
+from yuebao.tasks.ingest import ingest_task as _ingest_task
+from yuebao.tasks.metrics import coverage_task as _coverage_task
+from yuebao.tasks.metrics import history_task as _history_task
+from yuebao.tasks.metrics import metrics_task as _metrics_task
+from yuebao.tasks.render import quality_files, render_scopes, validation_report
+
+
+def _transient(task: object, task_run: object, state: State) -> bool:
+    """Retry a task only for what may pass by itself: I/O and network errors.
+
+    A bad file, a bad config or a refused recipient is the same on the next try.
+    """
+    try:
+        state.result()
+    except (OSError, TimeoutError):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+# The retry policy, in one place. Tasks that touch the outside retry with a delay on
+# transient errors: reading the exports (a share or bucket that hiccups) and sending
+# (SMTP's own temporary replies are retried per recipient inside the task, with
+# tenacity; a Prefect retry re-runs the task, and the send ledger skips what was
+# sent). Pure computation never retries: the same input fails the same way.
+ingest_task = _ingest_task.with_options(retries=2, retry_delay_seconds=[10, 60],
+                                        retry_condition_fn=_transient)
+deliver_task = _deliver_task.with_options(retries=2, retry_delay_seconds=[30, 120],
+                                          retry_condition_fn=_transient)
+coverage_task = _coverage_task.with_options(retries=0)
+metrics_task = _metrics_task.with_options(retries=0)
+history_task = _history_task.with_options(retries=0)
+draft_task = _draft_task.with_options(retries=0)
 
 
 def report_month(month: str | None, timezone: str) -> Month:
@@ -78,7 +116,7 @@ def review_month(ingested: Ingested, config: Config, month: Month,
         # months in order, so the month before is already published).
         drafts = draft_task(metrics, history, config, month,
                             last_reviews_task(output_dir, month))
-        rendered = render_task(drafts, metrics.documents, ingested, config, month, communities)
+        rendered = render_scopes(drafts, metrics.documents, ingested, config, month, communities)
         artifacts_task(str(month), rendered, metrics.documents, ingested.files, config.language)
         deliveries = (deliver_task(rendered.reviews, rendered.month_dir, config, str(month),
                                    resend) if send and rendered.reviews else [])
@@ -89,65 +127,107 @@ def review_month(ingested: Ingested, config: Config, month: Month,
                              partial=communities is not None, language=config.language)
 
 
+class SharedIngest:
+    """A backfill's one reading of the exports, handed to each month's child flow run.
+
+    Prefect records a child flow run's parameters in its API as JSON. This wrapper
+    has no ``__dict__`` and is not iterable, so Prefect's encoder gives up at once
+    and records the placeholder ``<SharedIngest>``, instead of walking (or copying)
+    every row of the tables; the child gets the very same object, in memory.
+    """
+
+    __slots__ = ("ingested",)
+
+    def __init__(self, ingested: Ingested) -> None:
+        self.ingested = ingested
+
+    def __repr__(self) -> str:
+        return "<SharedIngest>"
+
+
 @flow(name="monthly_review", flow_run_name=_review_run_name)
 def monthly_review(config_path: str, month: str | None = None,
                    communities: list[str] | None = None, send: bool = True,
-                   resend: bool = False) -> dict:
-    """One month of one company: every community's review and the portfolio's."""
+                   resend: bool = False, reprocess: str | None = None,
+                   shared: SharedIngest | None = None) -> dict:
+    """One month of one company: every community's review and the portfolio's.
+
+    A backfill runs each month as a child run of this flow, passing ``reprocess``
+    (so the month is judged again under its lock: another run may have done it
+    while this one waited) and ``shared``, the exports it read once for all months.
+    """
     config = load_config(config_path)
     target = report_month(month, config.timezone)
     get_run_logger().info("Reviewing %s for %d communities", target, len(config.communities))
-    ingested = ingest_task(config)
-    lock = lock_month_task(config.resolve(config.output_dir), str(target),
-                           config.lock_wait_seconds)
+    ingested = shared.ingested if shared is not None else ingest_task(config)
+    output_dir = config.resolve(config.output_dir)
+    lock = lock_month_task(output_dir, str(target), config.lock_wait_seconds)
     try:
+        if reprocess is not None:
+            how = Reprocess(reprocess)
+            record = run_status(output_dir).get(str(target))
+            if not months_to_run({str(target): record} if record else {}, [target], how):
+                return {"month": str(target), "skipped": True}
+            if how == Reprocess.FAILED:
+                communities = scopes_to_redo(record)
         return review_month(ingested, config, target, communities, send, resend)
     finally:
         unlock_month_task(lock)
 
 
-def _backfill_month(ingested: Ingested, config: Config, month: Month, reprocess: Reprocess,
-                    send: bool, resend: bool) -> list[dict]:
-    """One month of a backfill under its lock: its rows for the status table."""
-    output_dir = config.resolve(config.output_dir)
+def _month_rows(month: Month, run: Callable[[], dict]) -> list[dict]:
+    """One child run of a backfill, as its rows of the status table; it never raises.
+
+    The child's own state in Prefect says how it ended; the row says it to the reader.
+    """
     try:
-        lock = lock_month_task(output_dir, str(month), config.lock_wait_seconds)
-    except MonthBusy as error:
-        return [{"month": str(month), "scope": "*", "status": "failed", "detail": str(error)}]
-    try:
-        # Another run may have done the month while this one waited for it.
-        record = run_status(output_dir).get(str(month))
-        if not months_to_run({str(month): record} if record else {}, [month], reprocess):
-            return [{"month": str(month), "scope": "*", "status": "skipped",
-                     "detail": "already run"}]
-        redo = scopes_to_redo(record) if reprocess == Reprocess.FAILED else None
-        try:
-            result = review_month(ingested, config, month, redo, send, resend)
-        except RunFailed as error:
-            if error.result is None:
-                return [{"month": str(month), "scope": "*", "status": "failed",
-                         "detail": one_line(error)}]
-            result = error.result
-        except Exception as error:
+        result = run()
+    except RunFailed as error:
+        if error.result is None:
             return [{"month": str(month), "scope": "*", "status": "failed",
-                     "detail": one_line(error, named=True)}]
-        return [{"month": str(month), "scope": scope, **line}
-                for scope, line in result["scopes"].items()]
-    finally:
-        unlock_month_task(lock)
+                     "detail": one_line(error)}]
+        result = error.result
+    except Exception as error:
+        return [{"month": str(month), "scope": "*", "status": "failed",
+                 "detail": one_line(error, named=True)}]
+    if result.get("skipped"):
+        return [{"month": str(month), "scope": "*", "status": "skipped",
+                 "detail": "already run"}]
+    return [{"month": str(month), "scope": scope, **line}
+            for scope, line in result["scopes"].items()]
+
+
+def _run_months(months: list[Month], max_parallel: int,
+                child: Callable[[Month], dict]) -> list[dict]:
+    """Each month's child flow run, up to ``max_parallel`` at once; rows in month order.
+
+    Prefect knows the parent run from context variables, which a new thread does not
+    inherit: each child starts in a copy of this thread's context, so it is recorded
+    as a child of the backfill whichever thread runs it.
+    """
+    if max_parallel <= 1 or len(months) <= 1:
+        return [row for month in months for row in _month_rows(month, partial(child, month))]
+    with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="month") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, _month_rows, month,
+                               partial(child, month)) for month in months]
+        return [row for future in futures for row in future.result()]
 
 
 @flow(name="backfill", flow_run_name="backfill-{first}-to-{last}")
 def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
-             send: bool = False, dry_run: bool = False, resend: bool = False) -> list[dict]:
-    """Many months, one row per month and scope; a failing month does not stop the rest.
+             send: bool = False, dry_run: bool = False, resend: bool = False,
+             max_parallel: int = 1) -> list[dict]:
+    """Many months, each a child flow run ``review-YYYY-MM``; one row per month and scope.
 
-    The flow run ends ``Failed`` (:class:`RunFailed`, carrying the rows) when any
-    month failed.
+    The exports are read once and shared by the children. A failing month does not
+    stop the rest; the flow run ends ``Failed`` (:class:`RunFailed`, carrying the
+    rows) when any month failed, with the status table as its artifact.
     """
     logger = get_run_logger()
     config = load_config(config_path)
     how = Reprocess(reprocess)
+    if max_parallel < 1:
+        raise UsageError(f"max_parallel must be at least 1, not {max_parallel}")
     months = Month.parse(first).range_to(Month.parse(last))
     output_dir = config.resolve(config.output_dir)
     chosen = months_to_run(run_status(output_dir), months, how)
@@ -156,10 +236,15 @@ def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
     if dry_run:
         return rows + [{"month": str(m), "scope": "*", "status": "would_run", "detail": ""}
                        for m in chosen]
-    ingested = ingest_task(config) if chosen else None
-    for month in chosen:
-        assert ingested is not None
-        rows += _backfill_month(ingested, config, month, how, send, resend)
+    if chosen:
+        shared = SharedIngest(ingest_task(config))
+        child = monthly_review.with_options(task_runner=_current_task_runner())
+        logger.info("Running %d months, up to %d at once", len(chosen), max_parallel)
+
+        def run_child(month: Month) -> dict:
+            return child(config_path, str(month), None, send, resend, str(how), shared)
+
+        rows += _run_months(chosen, max_parallel, run_child)
     rows.sort(key=lambda row: row["month"])
     backfill_table_task(first, last, rows)
     failed = sorted({row["month"] for row in rows if row["status"] == RunStatus.FAILED})
@@ -169,6 +254,15 @@ def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
         raise RunFailed(f"backfill: {len(failed)} of {len(months)} months failed "
                         f"({', '.join(failed)})", summary=rows, result={"rows": rows})
     return rows
+
+
+def _current_task_runner() -> Any:
+    """The runner for the backfill's children: its own kind, on its own Dask cluster."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    assert context is not None and context.task_runner is not None
+    return child_runner(context.task_runner)
 
 
 @flow(name="validate")

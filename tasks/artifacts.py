@@ -12,9 +12,6 @@ talks to Prefect.
 
 from __future__ import annotations
 
-import hashlib
-import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,27 +20,12 @@ from prefect import task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from yuebao.schema import PORTFOLIO
+from yuebao.files import slug
 from yuebao.tasks.metrics import kpi_catalogue
 from yuebao.tasks.render import RenderedMonth, format_value
 from yuebao.words import labels
 
-
-def slug(scope: str) -> str:
-    """A scope id as an artifact key part: lowercase ASCII letters, digits and dashes.
-
-    An id that is already such a slug stays as it is; any other (Chinese, spaces,
-    capitals) becomes its ASCII letters and digits, if any, plus 8 hex digits of
-    its hash, so two ids never share a key and the same id always gets the same one.
-    """
-    if scope == PORTFOLIO:
-        return "portfolio"
-    folded = unicodedata.normalize("NFKD", scope).encode("ascii", "ignore").decode().lower()
-    text = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
-    if text == scope and text != "portfolio":
-        return text
-    digest = hashlib.sha1(scope.encode("utf-8")).hexdigest()[:8]
-    return f"{text}-{digest}" if text else f"x-{digest}"
+__all__ = ["Artifact", "artifacts_task", "backfill_table_task", "month_artifacts", "slug"]
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,14 @@ import pandas as pd
 from markdown_it import MarkdownIt
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run
 
 from yuebao.config import Config
 from yuebao.errors import one_line
 from yuebao.files import (
     reproducible_zip,
     scope_folders,
+    slug,
     write_bytes,
     write_json,
     write_text,
@@ -268,22 +270,30 @@ def render_month(drafts: dict[str, dict], documents: dict[str, dict], ingested: 
     beside the scopes that were rendered.
     """
     quality_files(month_dir, ingested, language)
+    rendered, failures = [], {}
+    for job in scope_jobs(drafts, documents, month_dir, language, scopes):
+        try:
+            rendered.append(render_scope(**job))
+        except Exception as error:
+            log.exception("%s: the review could not be rendered", job["scope"])
+            failures[job["scope"]] = one_line(error, named=True)
+    return rendered, failures
+
+
+def scope_jobs(drafts: dict[str, dict], documents: dict[str, dict], month_dir: Path,
+               language: str, scopes: list[str] | None = None) -> list[dict]:
+    """The arguments of :func:`render_scope` for each scope to render, in draft order.
+
+    Each job is plain data (dicts, strings, a path), so a job can be rendered by a
+    thread, another process or a Dask worker alike.
+    """
     names = {scope: draft["scope"]["name"] for scope, draft in drafts.items()}
     folders = scope_folders(drafts)
-    rendered, failures = [], {}
-    for scope, draft in drafts.items():
-        if scopes is not None and scope not in scopes:
-            continue
-        try:
-            side_by_side = ({s: d for s, d in documents.items() if s != PORTFOLIO}
-                            if scope == PORTFOLIO else None)
-            rendered.append(render_scope(scope, draft, documents[scope],
-                                         month_dir / folders[scope], language, names,
-                                         side_by_side))
-        except Exception as error:
-            log.exception("%s: the review could not be rendered", scope)
-            failures[scope] = one_line(error, named=True)
-    return rendered, failures
+    communities = {s: d for s, d in documents.items() if s != PORTFOLIO}
+    return [{"scope": scope, "draft": draft, "document": documents[scope],
+             "folder": month_dir / folders[scope], "language": language, "names": names,
+             "communities": communities if scope == PORTFOLIO else None}
+            for scope, draft in drafts.items() if scopes is None or scope in scopes]
 
 
 def staging_dir(output_dir: Path, month: str) -> Path:
@@ -326,6 +336,51 @@ def render_task(drafts: dict[str, dict], documents: dict[str, dict], ingested: I
     try:
         rendered, failures = render_month(drafts, documents, ingested, staging,
                                           config.language, scopes)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return RenderedMonth(publish(staging, output_dir, str(month)), rendered, failures)
+
+
+def _render_scope_run_name() -> str:
+    """``render-2025-09-jinjiang``: the month and the scope's slug (as in artifact keys)."""
+    parameters = task_run.parameters
+    return f"render-{parameters['month']}-{slug(parameters['scope'])}"
+
+
+@task(name="render-scope", task_run_name=_render_scope_run_name, cache_policy=NO_CACHE,
+      retries=0)
+def render_scope_task(month: str, scope: str, draft: dict, document: dict, folder: Path,
+                      language: str, names: dict[str, str],
+                      communities: dict[str, dict] | None = None) -> Rendered:
+    """Prefect task: one scope's files (pure work on the run's data: no retries)."""
+    return render_scope(scope, draft, document, folder, language, names, communities)
+
+
+def render_scopes(drafts: dict[str, dict], documents: dict[str, dict], ingested: Ingested,
+                  config: Config, month: Month,
+                  scopes: list[str] | None = None) -> RenderedMonth:
+    """The month's outputs, each scope a task of its own submitted to the flow's task runner.
+
+    The scopes render at once (threads, processes or Dask workers, as the flow's
+    runner is); the month is published only when all have ended, exactly as
+    :func:`render_task` does it one scope after another. Called inside a flow.
+    """
+    output_dir = config.resolve(config.output_dir)
+    staging = staging_dir(output_dir, str(month))
+    try:
+        quality_files(staging, ingested, config.language)
+        jobs = scope_jobs(drafts, documents, staging, config.language, scopes)
+        futures = [render_scope_task.submit(str(month), **job) for job in jobs]
+        rendered, failures = [], {}
+        for job, future in zip(jobs, futures, strict=True):
+            outcome = future.result(raise_on_failure=False)
+            if isinstance(outcome, BaseException):
+                log.error("%s: the review could not be rendered: %s", job["scope"],
+                          one_line(outcome, named=True))
+                failures[job["scope"]] = one_line(outcome, named=True)
+            else:
+                rendered.append(outcome)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

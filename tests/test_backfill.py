@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,69 @@ def test_months_to_run():
     assert [str(m) for m in months_to_run(status, months, Reprocess.FAILED)] == [
         "2025-02", "2025-03", "2025-04"]
     assert len(months_to_run(status, months, Reprocess.ALL)) == 4
+
+
+def _children(parent_id) -> dict[str, str]:
+    """The backfill's child flow runs, by name: their state types as Prefect recorded them."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent_id])))
+    return {run.name: run.state.type.value for run in runs}
+
+
+def _outputs(out: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(out)): path.read_bytes()
+            for path in sorted(out.glob("2025-0[789]/*/*"))
+            if path.name in ("metrics.json", "review.md", "review.json")}
+
+
+def test_each_month_is_a_child_flow_run_and_parallel_months_give_the_same_outputs(
+        config, tmp_path, prefect_server, monkeypatch):
+    real_draft = review_flows.draft_task
+
+    def draft_failing_in_august(metrics, history, config, month):
+        if str(month) == "2025-08":
+            raise RuntimeError("the draft of August broke")
+        return real_draft(metrics, history, config, month)
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+
+    monkeypatch.setattr(review_flows, "draft_task", draft_failing_in_august)
+    ingests = []
+    real_ingest = review_flows.ingest_task
+
+    def counted_ingest(config):
+        ingests.append(1)
+        return real_ingest(config)
+
+    monkeypatch.setattr(review_flows, "ingest_task", counted_ingest)
+    state = backfill(str(config), "2025-07", "2025-09", reprocess="all", return_state=True)
+    assert state.type.value == "FAILED"
+    assert "1 of 3 months failed (2025-08)" in state.message
+    assert len(ingests) == 1  # one reading of the exports for the three months
+    assert _children(state.state_details.flow_run_id) == {
+        "review-2025-07": "COMPLETED", "review-2025-08": "FAILED",
+        "review-2025-09": "COMPLETED"}
+    with get_client(sync_client=True) as client:
+        names = {run.name for run in client.read_task_runs(task_run_filter=TaskRunFilter(
+            name=TaskRunFilterName(like_="render-2025-07")))}
+    # Each scope renders as a task of its own, named by month and scope slug.
+    assert {"render-2025-07-portfolio", "render-2025-07-jinjiang"} <= names, names
+    serial = _outputs(tmp_path / "out")
+    assert len(serial) == 2 * 5 * 3  # July and September, four communities and the portfolio
+
+    shutil.rmtree(tmp_path / "out")
+    state = backfill(str(config), "2025-07", "2025-09", reprocess="all", max_parallel=2,
+                     return_state=True)
+    assert state.type.value == "FAILED"
+    assert _children(state.state_details.flow_run_id) == {
+        "review-2025-07": "COMPLETED", "review-2025-08": "FAILED",
+        "review-2025-09": "COMPLETED"}
+    assert _outputs(tmp_path / "out") == serial
+    runs = json.loads((tmp_path / "out" / "runs.json").read_text("utf-8"))
+    assert {m: r["status"] for m, r in runs.items()} == {
+        "2025-07": "succeeded", "2025-08": "failed", "2025-09": "succeeded"}

@@ -23,6 +23,9 @@ STYLES = ("zh-generic", "canonical")  # tasks.sample_data.STYLES, not imported: 
 STYLE_HELP = ("exports as real systems write them, per community: Chinese headers, GBK, "
               "Excel (zh-generic, the default), or yuebao's own CSV format (canonical)")
 
+RUNNER_HELP = ("where the tasks run (default: the config's task_runner, else threads): threads, "
+               "processes, dask://HOST:PORT or dask-local:N")
+
 
 def _month(text: str) -> str:
     try:
@@ -50,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-send", action="store_true", help="write the files, send no email")
     run.add_argument("--resend", action="store_true",
                      help="send again drafts the ledger says were already sent")
+    run.add_argument("--task-runner", metavar="SPEC", help=RUNNER_HELP)
 
     backfill = commands.add_parser("backfill", help="many months, a status table at the end")
     backfill.add_argument("--config", type=Path, required=True, help="the config TOML file")
@@ -62,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="with --send: send again drafts the ledger says were sent, or "
                                "whose delivery is uncertain")
     backfill.add_argument("--dry-run", action="store_true", help="list the months, run nothing")
+    backfill.add_argument("--max-parallel", type=int, default=1, metavar="N",
+                          help="run up to N months at once, each its own flow run (default: 1)")
+    backfill.add_argument("--task-runner", metavar="SPEC", help=RUNNER_HELP)
 
     validate = commands.add_parser("validate", help="read and map the exports, show rejects")
     validate.add_argument("--config", type=Path, required=True, help="the config TOML file")
@@ -127,6 +134,14 @@ def _language(config_path: Path | None) -> str:
         return "zh"
 
 
+def _on_runner(flow, args: argparse.Namespace):
+    """The flow with the task runner of ``--task-runner``, or else of the config."""
+    from yuebao.runners import task_runner
+
+    spec = args.task_runner or load_config(args.config).task_runner
+    return flow.with_options(task_runner=task_runner(spec))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -134,10 +149,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             sending = ((args.command == "run" and not args.no_send)
                        or (args.command == "backfill" and args.send))
             _check_run(args.config, sending)
+            if getattr(args, "task_runner", None):
+                from yuebao.runners import check_spec
+
+                check_spec(args.task_runner)
             if getattr(args, "month", None):
                 Month.parse(args.month)
             if args.command == "backfill" and args.first > args.last:
                 raise UsageError(f"--from {args.first} is after --to {args.last}")
+            if args.command == "backfill" and args.max_parallel < 1:
+                raise UsageError(f"--max-parallel must be at least 1, not {args.max_parallel}")
         if args.command == "sample-data" and (args.communities < 1 or args.months < 1
                                               or args.scale <= 0):
             raise UsageError("sample-data needs --communities >= 1, --months >= 1, --scale > 0")
@@ -158,13 +179,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "run":
             from yuebao.flows.monthly_review import monthly_review
 
-            _print_run(monthly_review(str(args.config), args.month, args.communities,
-                                      send=not args.no_send, resend=args.resend))
+            month_flow = _on_runner(monthly_review, args)
+            _print_run(month_flow(str(args.config), args.month, args.communities,
+                                  send=not args.no_send, resend=args.resend))
         elif args.command == "backfill":
             from yuebao.flows.monthly_review import backfill
 
-            _print_backfill(backfill(str(args.config), args.first, args.last, args.reprocess,
-                                     args.send, args.dry_run, args.resend))
+            months_flow = _on_runner(backfill, args)
+            _print_backfill(months_flow(str(args.config), args.first, args.last, args.reprocess,
+                                        args.send, args.dry_run, args.resend, args.max_parallel))
         elif args.command == "validate":
             from yuebao.flows.monthly_review import validate_exports
 

@@ -100,6 +100,8 @@ class Config(_Strict):
     hotspot_min: int = Field(default=3, ge=1)
     # How long a run waits for another run of the same month to finish before failing.
     lock_wait_seconds: float = Field(default=600, ge=0)
+    # Where the flows' tasks run: threads, processes, dask://HOST:PORT or dask-local:N.
+    task_runner: str = "threads"
     sources: Sources = Sources()
     communities: list[Community] = []
     portfolio: Portfolio = Portfolio()
@@ -118,6 +120,16 @@ class Config(_Strict):
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown time zone {value!r}") from error
         return value
+
+    @field_validator("task_runner")
+    @classmethod
+    def _known_runner(cls, value: str) -> str:
+        from yuebao.runners import check_spec
+
+        try:
+            return check_spec(value)
+        except UsageError as error:
+            raise ValueError(str(error)) from error
 
     @field_validator("country")
     @classmethod

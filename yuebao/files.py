@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -95,6 +96,23 @@ def scope_folders(scope_ids: Iterable[str]) -> dict[str, str]:
         taken.add(folder_key(name))
         folders[scope] = name
     return folders
+
+
+def slug(scope: str) -> str:
+    """A scope id as an artifact key part: lowercase ASCII letters, digits and dashes.
+
+    An id that is already such a slug stays as it is; any other (Chinese, spaces,
+    capitals) becomes its ASCII letters and digits, if any, plus 8 hex digits of
+    its hash, so two ids never share a key and the same id always gets the same one.
+    """
+    if scope == PORTFOLIO:
+        return "portfolio"
+    folded = unicodedata.normalize("NFKD", scope).encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
+    if text == scope and text != "portfolio":
+        return text
+    digest = hashlib.sha1(scope.encode("utf-8")).hexdigest()[:8]
+    return f"{text}-{digest}" if text else f"x-{digest}"
 
 
 def write_bytes(path: Path, data: bytes) -> None:

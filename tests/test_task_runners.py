@@ -1,0 +1,66 @@
+"""The task_runner option: a Dask cluster of two worker processes gives the same bytes.
+
+A 12-community sample is reviewed for one month on the default runner (threads)
+and on ``dask-local:2`` (a real LocalCluster, each scope's rendering a task on a
+worker process); every metrics.json, review.md and review.json must be identical.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from yuebao.config import config_from_dict
+from yuebao.errors import UsageError
+from yuebao.runners import check_spec, task_runner
+
+MONTH = "2025-09"
+
+
+@pytest.fixture(scope="module")
+def twelve(tmp_path_factory) -> Path:
+    from yuebao.months import Month
+    from yuebao.tasks.sample_config import write_sample_config
+    from yuebao.tasks.sample_data import generate_sample
+
+    folder = tmp_path_factory.mktemp("twelve")
+    data = generate_sample(folder, seed=5, communities=12, months=14, scale=0.1,
+                           last_month=Month.parse(MONTH))
+    return write_sample_config(data, folder / "yuebao.toml")
+
+
+def _config_into(config: Path, out: Path) -> Path:
+    text = config.read_text("utf-8").replace('output_dir = "out"', f'output_dir = "{out}"')
+    copy = config.with_name(f"{out.name}.toml")
+    copy.write_text(text, "utf-8")
+    return copy
+
+
+def _outputs(month_dir: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(month_dir)): path.read_bytes()
+            for name in ("metrics.json", "review.md", "review.json")
+            for path in sorted(month_dir.glob(f"*/{name}"))}
+
+
+def test_dask_local_cluster_gives_byte_identical_outputs(twelve, tmp_path, prefect_server):
+    from yuebao.flows.monthly_review import monthly_review
+
+    made = {}
+    for spec in ("threads", "dask-local:2"):
+        out = tmp_path / spec.replace(":", "-")
+        flow = monthly_review.with_options(task_runner=task_runner(spec))
+        flow(str(_config_into(twelve, out)), MONTH, send=False)
+        made[spec] = _outputs(out / MONTH)
+    assert len(made["threads"]) == 3 * 13  # twelve communities and the portfolio
+    assert made["dask-local:2"] == made["threads"]
+
+
+def test_task_runner_specs_are_checked_when_the_config_is_read(tmp_path):
+    for spec in ("threads", "processes", "dask://10.0.0.5:8786", "dask-local:4"):
+        assert config_from_dict({"task_runner": spec}, tmp_path).task_runner == spec
+    for spec in ("dask", "dask-local:0", "dask://host", "thread", "dask-local:x"):
+        with pytest.raises(UsageError, match="task_runner"):
+            config_from_dict({"task_runner": spec}, tmp_path)
+        with pytest.raises(UsageError):
+            check_spec(spec)
