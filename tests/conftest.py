@@ -370,3 +370,10 @@ def own_config(sample, tmp_path: Path) -> Path:
     copy = path.parent / f"{tmp_path.name}.toml"
     copy.write_text(text, "utf-8")
     return copy
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory, monkeypatch):
+    """Each test its own (empty) canonical cache, so that every test still reads and
+    checks its exports, and none sees another's entries."""
+    monkeypatch.setenv("YUEBAO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

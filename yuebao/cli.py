@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--months", type=int, default=24)
     sample.add_argument("--scale", type=float, default=1.0)
     sample.add_argument("--style", choices=STYLES, default="zh-generic", help=STYLE_HELP)
+    for command in (run, backfill, validate):
+        command.add_argument("--no-cache", action="store_true",
+                             help="read every export again; neither use nor fill the cache")
     return parser
 
 
@@ -146,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command in ("run", "backfill", "validate"):
+            if args.no_cache:  # seen by ingest here and in any worker this process starts
+                os.environ["YUEBAO_CACHE"] = "off"
             sending = ((args.command == "run" and not args.no_send)
                        or (args.command == "backfill" and args.send))
             _check_run(args.config, sending)

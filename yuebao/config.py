@@ -97,6 +97,9 @@ class Config(_Strict):
     # another country's public holidays as the holidays package lists them.
     country: str = "CN"
     output_dir: Path = Path("out")
+    # Each export file's own checks, kept once (docs/configuration.md, "The cache").
+    cache: bool = True
+    cache_dir: Path = Path(".yuebao-cache")
     hotspot_min: int = Field(default=3, ge=1)
     # How long a run waits for another run of the same month to finish before failing.
     lock_wait_seconds: float = Field(default=600, ge=0)

@@ -21,21 +21,31 @@ from prefect.cache_policies import NO_CACHE
 
 from yuebao.config import Config
 from yuebao.memory import keep_freed_memory
-from yuebao.profile import Profile, load_profile
+from yuebao.profile import ROW_ID, Profile, load_profile
 from yuebao.schema import TABLES
-from yuebao.tasks.ingest.read import find_exports, payments_from_bills, read_source
+from yuebao.tasks.ingest.cache import Cache, Key, cache_folder
+from yuebao.tasks.ingest.combine import MissingRecords, combine
+from yuebao.tasks.ingest.read import (
+    SourceFile,
+    find_exports,
+    payments_from_bills,
+    read_source,
+    shown_path,
+)
 from yuebao.tasks.ingest.validate import (
     ACCOUNT_COLUMNS,
     QUARANTINE_COLUMNS,
+    Checked,
     Reader,
+    check_file,
     date_bound,
     empty_table,
-    validate_table,
+    holds,
 )
 
 MEASURED = ("first_response_at", "satisfaction", "reopened")
 
-__all__ = ["Ingested", "find_exports", "ingest", "ingest_task"]
+__all__ = ["Cache", "Ingested", "config_cache", "find_exports", "ingest", "ingest_task"]
 
 
 @dataclass
@@ -86,15 +96,79 @@ def _available(columns: dict[str, list[dict[str, str]]], profile: Profile) -> fr
     return frozenset(columns) | {f"tickets.{field}" for field in MEASURED if field in provided}
 
 
+def _shown_key(profile: Profile, table: str, derived: bool) -> bool:
+    """Whether a file's rows hold its own name: a made id of file and line (@row)."""
+    mapping = profile.table("bills" if derived else table)
+    return mapping.id == ROW_ID
+
+
+class _Files:
+    """One table's files through the cache: each one's own checks, read or made."""
+
+    def __init__(self, cache: Cache | None, base_dir: Path, profile: Profile, timezone: str,
+                 today: date, per_bill: dict[str, list[str]] | None, linked: bool) -> None:
+        self.cache, self.base_dir, self.profile = cache, base_dir, profile
+        self.timezone, self.today, self.per_bill, self.linked = timezone, today, per_bill, linked
+        # Per-bill exports: the bills file read on a miss, kept for its payments.
+        self.bill_sources: dict[Path, SourceFile] = {}
+
+    def _source(self, path: Path, table: str, derived: bool) -> SourceFile:
+        if derived:
+            bills = self.bill_sources.pop(path, None) or self._read(path, "bills")
+            return payments_from_bills([bills], self.profile)[0]
+        source = self._read(path, table)
+        if table == "bills" and self.per_bill:
+            self.bill_sources[path] = source
+        return source
+
+    def _read(self, path: Path, table: str) -> SourceFile:
+        return read_source(path, self.base_dir, self.profile, table,
+                           self.per_bill if table == "bills" else None, bills=self.linked)
+
+    def check(self, path: Path, table: str, bills: pd.DataFrame | None,
+              derived: bool = False, refresh: bool = False) -> Checked:
+        reader = Reader(self.profile, table, self.timezone, self.today)
+        bill_ids = bills["bill_id"] if bills is not None else None
+        shown = shown_path(path, self.base_dir)
+
+        def made() -> Checked:
+            return check_file(table, self._source(path, table, derived), reader, bill_ids,
+                              linked=bills is not None)
+
+        if self.cache is None:
+            return made()
+        key = self.cache.key(path, Key(
+            table=table, timezone=self.timezone, profile=self.profile,
+            linked=bills is not None, derived=derived,
+            shown=shown if _shown_key(self.profile, table, derived) else None))
+        found = None if refresh else self.cache.load(key, shown)
+        if found is not None and holds(found.seen, reader):
+            self.cache.hits += 1
+            return found
+        with self.cache.lock(key):  # another process may have filled it meanwhile
+            found = None if refresh else self.cache.load(key, shown)
+            if found is not None and holds(found.seen, reader):
+                self.cache.hits += 1
+                return found
+            checked = made()
+            self.cache.store(key, checked)
+            self.cache.misses += 1
+            return checked
+
+
 def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
-           profile: Profile | str = "canonical", today: date | None = None) -> Ingested:
+           profile: Profile | str = "canonical", today: date | None = None,
+           cache: Cache | None = None) -> Ingested:
     """Read every configured export into the canonical tables.
 
     ``sources`` maps a table name to its paths or globs; a table left out is
     simply not available (the draft then says its figures are missing). With a
-    per-bill profile, payments come from the bills export itself. Large exports
-    make many large short-lived arrays, so the process first keeps freed memory
-    for reuse (``yuebao.memory``).
+    per-bill profile, payments come from the bills export itself. With a
+    ``cache``, a file seen before (same bytes, profile and code) is not read
+    again: its own checks come from the cache, and only what spans files
+    (bill links, duplicates) is made anew. Large exports make many large
+    short-lived arrays, so the process first keeps freed memory for reuse
+    (``yuebao.memory``).
     """
     keep_freed_memory()
     if isinstance(profile, str):
@@ -106,33 +180,32 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
     # figures that need bills are then null (metrics: "bills" not available).
     found = {table: find_exports(sources[table], base_dir, table)
              for table in TABLES if sources.get(table)}
+    if per_bill and "bills" in found:
+        found["payments"] = found["bills"]
+    files = _Files(cache, base_dir, profile, timezone, today, per_bill, "bills" in found)
 
-    # One table at a time, its files' text let go once the table is validated:
-    # the text of every export at once would be most of the run's peak memory.
+    # One table at a time, each file's rows let go once it is checked: the text of
+    # every export at once would be most of the run's peak memory.
     tables, quarantines, accounts, notes = {}, [], [], []
     columns: dict[str, list[dict[str, str]]] = {}
     shown: dict[tuple[str, str], dict[str, str]] = {}
-    bill_files: list | None = None
     for table in TABLES:
-        if table == "payments" and per_bill and bill_files is not None:
-            files = payments_from_bills(bill_files, profile)
-            bill_files = None
-        elif table in found:
-            files = [read_source(path, base_dir, profile, table,
-                                 per_bill if table == "bills" else None,
-                                 bills="bills" in found)
-                     for path in found[table]]
-        else:
+        if table not in found:
             tables[table] = empty_table(table, timezone)
             continue
-        if table == "bills" and per_bill:
-            bill_files = files
-        columns[table] = [f.columns for f in files]
-        shown.update({(table, f.shown): f.columns for f in files})
-        rows, quarantine, account, table_notes = validate_table(
-            table, files, Reader(profile, table, timezone, today),
-            tables.get("bills") if "bills" in found else None)
-        del files
+        bills = tables.get("bills") if table == "payments" and "bills" in found else None
+        derived = table == "payments" and per_bill is not None and "bills" in found
+        checked = [files.check(path, table, bills, derived) for path in found[table]]
+        columns[table] = [c.columns for c in checked]
+        shown.update({(table, c.shown): c.columns for c in checked})
+        try:
+            rows, quarantine, account, table_notes = combine(table, checked, bills)
+        except MissingRecords as missing:  # the bills changed since those files were cached
+            for number in missing.files:
+                checked[number] = files.check(found[table][number], table, bills, derived,
+                                              refresh=True)
+            rows, quarantine, account, table_notes = combine(table, checked, bills)
+        del checked
         tables[table] = rows
         quarantines.append(quarantine)
         accounts.append(account)
@@ -156,8 +229,15 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
     )
 
 
+def config_cache(config: Config) -> Cache | None:
+    """The cache the config names (``cache``, ``cache_dir``), or None when it is off."""
+    folder = cache_folder(config.cache, config.resolve(config.cache_dir))
+    return Cache(folder) if folder is not None else None
+
+
 @task(name="ingest", cache_policy=NO_CACHE)
 def ingest_task(config: Config) -> Ingested:
     """Prefect task: the configured exports as canonical tables."""
     sources = {t: getattr(config.sources, t) for t in TABLES}
-    return ingest(sources, config.base_dir, config.timezone, config.sources.profile)
+    return ingest(sources, config.base_dir, config.timezone, config.sources.profile,
+                  cache=config_cache(config))

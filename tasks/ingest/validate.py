@@ -219,13 +219,14 @@ def bills(raw: pd.DataFrame, reader: Reader) -> tuple[pd.DataFrame, pd.DataFrame
 
 
 def payments(raw: pd.DataFrame, reader: Reader,
-             valid_bills: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame, list]:
-    """Payments, each tied to one valid bill and so to that bill's community.
+             linked: bool) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+    """Payments as one file gives them: their own checks, and what ties them to a bill.
 
-    ``bill_row`` keeps the tie as found: the row of the bill in ``valid_bills``,
-    the bills table of the same ingest, so the fee metrics need not look up
-    millions of bill ids a second time. Without a bills export (``None``) a
-    payment stands alone: it needs its own community, and ``bill_row`` is -1.
+    The tie itself needs every bill of the run, so it is made across files
+    (``combine.link_payments``); here ``bill_id`` is the text as read and, for
+    rows without one, the key fields are kept as ``_key_<field>``. Without a
+    bills export (``linked`` false) a payment stands alone: it needs its own
+    community, and ``bill_row`` is -1.
     """
     out = pd.DataFrame(index=raw.index)
     checks: list[tuple[pd.Series, str, str]] = []
@@ -237,59 +238,51 @@ def payments(raw: pd.DataFrame, reader: Reader,
     out["amount"], missing, ambiguous, bad = reader.money(raw, "amount")
     checks += [(missing, "missing", "amount"), (ambiguous, "ambiguous_amount", "amount"),
                (bad, "unreadable", "amount")]
-    if valid_bills is None:
+    if not linked:
         for name in ("bill_id", "community", "building", "unit", "fee_item", "period"):
             out[name] = reader.text(raw, name)
         checks.append((out["community"].isna(), "missing", "community"))
         out["bill_row"] = np.full(len(raw), -1, dtype=np.int64)
         return out, _first_reason(checks, raw.index), []
-
-    bill_ids = arrow_text(valid_bills["bill_id"])
-    bill_id = reader.text(raw, "bill_id")
-    named = bill_id.notna()
-    position = positions(bill_id, bill_ids)
-    known = np.asarray(position.is_valid(), dtype=bool)
-    checks.append((named & ~known, "unknown_bill", "bill_id"))
-    keyed = ~named
-    matches = pd.Series(0, index=raw.index)
+    out["bill_id"] = reader.text(raw, "bill_id")
+    keyed = out["bill_id"].isna()
     if keyed.any():
-        key_frame = pd.DataFrame({k: reader.text(raw, k) for k in BILL_KEY})[keyed]
-        joined = key_frame.reset_index().merge(valid_bills[[*BILL_KEY, "bill_id"]],
-                                               on=list(BILL_KEY), how="left")
-        counts = joined.groupby("index")["bill_id"].agg(["count", "first"])
-        matches[keyed] = counts["count"]
-        bill_id = bill_id.mask(keyed & matches.eq(1), counts["first"])
-        position = positions(bill_id, bill_ids)
-    checks.append((keyed & matches.eq(0), "key_matches_no_bill", "bill_id"))
-    checks.append((keyed & matches.gt(1), "key_matches_several_bills", "bill_id"))
-    out["bill_id"] = bill_id
-    community = pc.take(arrow_text(valid_bills["community"]), position)
-    out["community"] = community.to_pandas().set_axis(raw.index)
-    out["bill_row"] = np.asarray(position.fill_null(-1), dtype=np.int64)
+        for name in BILL_KEY:
+            out[f"_key_{name}"] = reader.text(raw, name)
     return out, _first_reason(checks, raw.index), []
 
 
-def _total_rows(raw: pd.DataFrame, reasons: pd.DataFrame, invalid: np.ndarray) -> None:
-    """Name rejected rows that are an export's total (合计) row as such, not as "missing".
+def total_labels(rows: pd.DataFrame, which: np.ndarray) -> pd.Series:
+    """For the rows at positions ``which``: the first field whose cell is an export's
+    total label (合计), missing where none is.
 
-    Only rows rejected anyway are looked at, so a label never costs a record;
-    the reason only tells the user that nothing was lost.
+    Only rows rejected anyway (or that may be) are looked at, so a label never
+    costs a record; the reason only tells the user that nothing was lost.
     """
-    rejected = np.flatnonzero(invalid)
-    if not len(rejected):
-        return
-    fields = [c for c in raw.columns if not c.startswith("_")]
-    cells = raw.iloc[rejected][fields]
+    fields = [c for c in rows.columns if not c.startswith("_")]
+    cells = rows.iloc[which][fields]
     found = pd.DataFrame({c: fold(cells[c].astype("str")).str.lower().isin(TOTAL_LABELS)
                           for c in fields}, index=cells.index)
     total = found.any(axis=1)
+    named = found.idxmax(axis=1) if len(fields) else pd.Series("", index=cells.index)
+    return named.astype("str").where(total)
+
+
+def _total_rows(raw: pd.DataFrame, reasons: pd.DataFrame, invalid: np.ndarray) -> None:
+    """Name rejected rows that are an export's total (合计) row as such, not as "missing"."""
+    rejected = np.flatnonzero(invalid)
+    if not len(rejected):
+        return
+    field = total_labels(raw, rejected)
+    total = field.notna()
     if not total.any():
         return
     known = set(reasons["field"].cat.categories)
     reasons["code"] = reasons["code"].cat.add_categories(["total_row"])
-    reasons["field"] = reasons["field"].cat.add_categories([f for f in fields if f not in known])
+    new = [f for f in dict.fromkeys(field[total]) if f not in known]
+    reasons["field"] = reasons["field"].cat.add_categories(new)
     reasons.loc[total[total].index, "code"] = "total_row"
-    reasons.loc[total[total].index, "field"] = found[total].idxmax(axis=1)
+    reasons.loc[total[total].index, "field"] = field[total]
 
 
 def _losers(parsed: pd.DataFrame, valid_rows: np.ndarray, table: str) -> pd.Series:
@@ -352,99 +345,171 @@ def _masked(rows: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     return rows
 
 
-def _quarantine(files: list[SourceFile], raw: pd.DataFrame, invalid: pd.Series,
-                reasons: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Every rejected row with its file, line, reason, the cell at fault and the row as read
-    (personal data masked: see ``_masked``)."""
-    bad = raw.loc[invalid, ["_source", "_row", "_line"]]
-    frames = []
-    for number, file in enumerate(files):
-        mine = bad[bad["_source"] == number]
-        if mine.empty:
+def source_records(file: SourceFile, rows: np.ndarray) -> tuple[pd.DataFrame, pd.Series]:
+    """The source rows at positions ``rows`` with personal data masked, and each as the
+    JSON line quarantine.csv shows (mobile numbers in any cell masked too)."""
+    source = _masked(file.source.iloc[rows], file.columns)
+    lines = source.to_json(orient="records", lines=True, force_ascii=False).strip()
+    raw = pd.Series(lines.split("\n") if len(source) else [], dtype="str")
+    return source, mask_phones_in(raw)
+
+
+def cells(source: pd.DataFrame, file: SourceFile, fields: pd.Series) -> pd.Series:
+    """Per row, the source cell of the field at fault ("" for a made id: a+b, @row)."""
+    values = pd.Series("", index=range(len(source)), dtype="str")
+    named = fields.to_numpy()
+    for name in pd.unique(named):
+        column = file.columns.get(name)
+        if column is not None and column in source.columns:
+            at = named == name
+            values[at] = source[column].to_numpy()[at]
+    return values
+
+
+def _quarantine(file: SourceFile, invalid: np.ndarray, reasons: pd.DataFrame) -> pd.DataFrame:
+    """A file's rows rejected on their own: position, line, reason, the cell at fault and
+    the row as read (personal data masked: see ``_masked``)."""
+    rows = np.flatnonzero(invalid)
+    source, raw = source_records(file, rows)
+    fields = reasons["field"].iloc[rows].astype("str").reset_index(drop=True)
+    return pd.DataFrame({
+        "_row": rows.astype(np.int64), "line": file.rows["_line"].to_numpy()[rows],
+        "code": reasons["code"].iloc[rows].astype("str").to_numpy(), "field": fields,
+        "value": cells(source, file, fields), "raw": raw,
+    })
+
+
+@dataclass
+class Checked:
+    """One file's rows after the checks that need nothing but the file: what the cache keeps.
+
+    ``rows`` are the rows valid on their own, parsed, with ``_row`` (their position
+    in the file) and, for tickets, ``_note<i>`` (the cell of note ``notes[i]``
+    where it applies). ``pending`` holds, for payments that may fail their bill
+    link, the quarantine record they would get. ``seen`` are the latest event
+    time before the run's upper date bound and the earliest at or after it: the
+    checks hold for any bound between them.
+    """
+
+    table: str
+    read: int
+    columns: dict[str, str]
+    rows: pd.DataFrame
+    quarantine: pd.DataFrame  # _row, line, code, field, value, raw
+    rejected: pd.DataFrame  # line, code, value, raw: lines that are no row
+    notes: list[tuple[str, str]]
+    pending: pd.DataFrame  # _row, line, total, value, raw
+    seen: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None)
+    shown: str = ""
+
+
+PENDING_COLUMNS = ["_row", "line", "total", "value", "raw"]
+_EVENTS = {"tickets": TICKET_TIMES, "payments": ("paid_at",)}
+
+
+def _seen(parsed: pd.DataFrame, reader: Reader) -> tuple:
+    """The event times on either side of the upper bound (see ``Checked.seen``)."""
+    names = _EVENTS.get(reader.table, ())
+    if not names or not len(parsed):
+        return None, None
+    _, latest = reader.bounds()
+    below, above = [], []
+    for name in names:
+        values = parsed[name]
+        if latest == date.max:
+            below.append(values.max())
             continue
-        rows = _masked(file.source.loc[mine["_row"]], file.columns)
-        raw_json = rows.to_json(orient="records", lines=True, force_ascii=False)
-        fields = reasons.loc[mine.index, "field"]
-        values = pd.Series("", index=mine.index, dtype="str")
-        for name in fields.unique():
-            column = file.columns.get(name)
-            if column is not None and column in rows.columns:  # not a made id (a+b, @row)
-                values[fields == name] = rows[column].to_numpy()[(fields == name).to_numpy()]
-        frames.append(pd.DataFrame({
-            "file": file.shown, "line": mine["_line"].to_numpy(), "table": table,
-            "code": reasons.loc[mine.index, "code"].to_numpy(), "field": fields.to_numpy(),
-            "value": values.to_numpy(),
-            "raw": mask_phones_in(pd.Series(raw_json.strip().split("\n"), dtype="str"))
-            .to_numpy(),
-        }))
-    if not frames:
-        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[QUARANTINE_COLUMNS]
+        at = pd.Timestamp(latest).tz_localize(reader.timezone)
+        below.append(values[values < at].max())
+        above.append(values[values >= at].min())
+    below = [v for v in below if not pd.isna(v)]
+    above = [v for v in above if not pd.isna(v)]
+    return (max(below) if below else None), (min(above) if above else None)
 
 
-def validate_table(table: str, files: list[SourceFile], reader: Reader,
-                   valid_bills: pd.DataFrame | None = None) -> tuple:
-    """One table's rows, quarantine, per-file accounts and notes."""
-    raw = pd.concat(
-        [f.rows.assign(_source=i, _row=f.rows.index) for i, f in enumerate(files)],
-        ignore_index=True)
-    raw["_order"] = np.arange(len(raw))
+def holds(seen: tuple, reader: Reader) -> bool:
+    """Whether a file checked earlier (``seen``) gives the same result under ``reader``'s
+    date bound: no event time lies between the two bounds."""
+    below, above = seen
+    _, latest = reader.bounds()
+    if latest == date.max:
+        return above is None
+    at = pd.Timestamp(latest).tz_localize(reader.timezone)
+    return (below is None or at > below) and (above is None or at <= above)
+
+
+def check_file(table: str, file: SourceFile, reader: Reader,
+               bill_ids: pd.Series | None = None, linked: bool = True) -> Checked:
+    """One file's checks of its own rows (kpis.md, "Validation").
+
+    For payments, ``bill_ids`` (the valid bills so far) only says which rows may
+    fail their link, so that their quarantine record is kept ready; the link
+    itself is made across files.
+    """
+    raw = file.rows
     if table == "tickets":
         parsed, reasons, notes = tickets(raw, reader)
     elif table == "bills":
         parsed, reasons, notes = bills(raw, reader)
     else:
-        parsed, reasons, notes = payments(raw, reader, valid_bills)
-    parsed["_order"] = raw["_order"]
+        parsed, reasons, notes = payments(raw, reader, linked)
     invalid = reasons["code"].ne("").to_numpy()
     _total_rows(raw, reasons, invalid)
-    duplicate = _losers(parsed, ~invalid, table)
-    # status 0 used, 1 quarantined, 2 duplicate; counted per file
-    status = np.where(invalid, 1, np.where(duplicate.to_numpy(dtype=bool), 2, 0))
-    counts = np.bincount(raw["_source"].to_numpy() * 3 + status,
-                         minlength=3 * len(files)).reshape(len(files), 3)
-    rejected = np.array([len(f.rejected) for f in files], dtype=np.int64)
-    accounts = pd.DataFrame({
-        "file": [f.shown for f in files], "table": table, "read": counts.sum(axis=1) + rejected,
-        "used": counts[:, 0], "quarantined": counts[:, 1] + rejected, "duplicate": counts[:, 2],
-    }, columns=ACCOUNT_COLUMNS)
-    used = pd.Series(status == 0, index=raw.index)
-    counted = []
-    for code, name, mask, text in notes:
-        hit = mask & used
-        if hit.any():
-            examples = text[hit].value_counts().head(3).index.tolist()
-            counted.append({"code": code, "table": table, "field": name,
-                            "count": int(hit.sum()), "examples": examples})
-    rows = _kept(parsed.drop(columns="_order"), used.to_numpy())
-    quarantine = pd.concat([_quarantine(files, raw, invalid, reasons, table),
-                            _rejected(files, table)], ignore_index=True)
-    if rejected.any():  # in file order, and by line within a file
-        order = {f.shown: i for i, f in enumerate(files)}
-        quarantine = quarantine.assign(_file=quarantine["file"].map(order)).sort_values(
-            ["_file", "line"], kind="stable").drop(columns="_file").reset_index(drop=True)
-    return rows, quarantine, accounts, counted
+    seen = _seen(parsed, reader)
+    for i, (_, _, mask, text) in enumerate(notes):
+        parsed[f"_note{i}"] = text.where(mask).astype("str")
+    parsed["_row"] = np.arange(len(parsed), dtype=np.int64)
+    valid = ~invalid
+    rows = parsed[valid].reset_index(drop=True) if invalid.any() else \
+        parsed.reset_index(drop=True)
+    pending = pd.DataFrame({c: pd.Series(dtype="int64" if c in ("_row", "line") else "str")
+                            for c in PENDING_COLUMNS})
+    if table == "payments" and linked:
+        pending = _pending(file, rows, bill_ids)
+    return Checked(
+        table=table, read=len(raw) + len(file.rejected), columns=file.columns, rows=rows,
+        quarantine=_quarantine(file, invalid, reasons), rejected=_rejected(file),
+        notes=[(code, name) for code, name, _, _ in notes], pending=pending, seen=seen,
+        shown=file.shown)
+
+
+def _pending(file: SourceFile, rows: pd.DataFrame, bill_ids: pd.Series | None) -> pd.DataFrame:
+    """The quarantine records of valid payments that may fail their bill link: those
+    without a bill_id (a key names the bill) and those whose bill is not known yet."""
+    maybe = rows["bill_id"].isna().to_numpy().copy()
+    if bill_ids is not None:
+        maybe |= ~np.asarray(positions(rows["bill_id"], bill_ids).is_valid(), dtype=bool)
+    at = rows["_row"].to_numpy()[maybe]
+    source, raw = source_records(file, at)
+    total = total_labels(file.rows, at).reset_index(drop=True)
+    fields = total.fillna("bill_id")
+    return pd.DataFrame({
+        "_row": at, "line": file.rows["_line"].to_numpy()[at], "total": total,
+        "value": cells(source, file, fields), "raw": raw}, columns=PENDING_COLUMNS)
 
 
 _WITHHELD = json.dumps({"text": None, "withheld": "personal_data"})
 
 
-def _rejected(files: list[SourceFile], table: str) -> pd.DataFrame:
-    """Lines the reader set aside as no row of the table, as quarantine rows.
+def _rejected(file: SourceFile) -> pd.DataFrame:
+    """Lines the reader set aside as no row of the table, as quarantine records.
 
     Such a line could not be split into its columns, so a reporter's name in it
     cannot be found and masked: where the file has a name or phone column, the
     line's text is withheld (its file and line find it); elsewhere it is kept,
     with mobile numbers masked.
     """
-    frames = [file.rejected.assign(
-        file=file.shown, table=table, field="",
-        raw=(_WITHHELD if set(PERSONAL) & set(file.columns)
-             else mask_phones_in(file.rejected["raw"].astype("str"))))
-        for file in files if len(file.rejected)]
-    if not frames:
-        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[QUARANTINE_COLUMNS]
+    rejected = file.rejected
+    if not len(rejected):
+        return pd.DataFrame({"line": pd.Series(dtype="int64"), "code": pd.Series(dtype="str"),
+                             "value": pd.Series(dtype="str"), "raw": pd.Series(dtype="str")})
+    raw = (pd.Series(_WITHHELD, index=rejected.index, dtype="str")
+           if set(PERSONAL) & set(file.columns)
+           else mask_phones_in(rejected["raw"].astype("str")))
+    return pd.DataFrame({"line": rejected["line"].astype("int64"),
+                         "code": rejected["code"].astype("str"),
+                         "value": rejected["value"].astype("str"), "raw": raw}
+                        ).reset_index(drop=True)
 
 
 def _kept(rows: pd.DataFrame, used: np.ndarray, pieces: int = 256) -> pd.DataFrame:

@@ -1,0 +1,216 @@
+"""The canonical cache: each export file's own checks, kept once as Parquet.
+
+A company's exports carry years of history, and every month only one month of
+them is new. Each file's rows valid on their own, its quarantine records and
+its counts (``validate.Checked``) are kept under a key made of
+
+- the file's content (xxhash of its bytes),
+- the table, the time zone, whether a bills export is configured, and the
+  mapping profile's resolved content (not its name: an edited profile misses),
+- the code version: a fingerprint of the source of the modules that read and
+  check exports, and of the libraries' versions that parse them.
+
+So an entry is never stale: anything that could change its content changes
+its key. What depends on the other files (bill links, duplicates, notes) is
+made again on every run (``combine``). The cache is safe to delete.
+
+An entry is a folder of Parquet files and a ``manifest.json`` written last,
+which lists each file's size and xxhash: an entry without a manifest, or whose
+files do not match it, or whose Parquet cannot be read, is a miss and is
+rebuilt. Files are written under temporary names and renamed into place, and a
+file lock per key makes two processes filling the cache at once wait for each
+other instead of writing the same entry twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xxhash
+from filelock import FileLock
+
+from yuebao.profile import Profile
+from yuebao.tasks.ingest.validate import Checked
+
+FORMAT = "yuebao.ingest-cache/1"
+_PARTS = ("rows", "quarantine", "rejected", "pending")
+_CHUNK = 1 << 20
+# The modules whose code decides what a file's entry holds.
+_PACKAGE = Path(__file__).resolve().parents[1]
+_ROOT = Path(__file__).resolve().parents[2]
+_LIBRARIES = ("pandas", "pyarrow", "numpy", "python-calamine", "openpyxl", "xlrd")
+
+
+def file_hash(path: Path) -> str:
+    """The xxhash (XXH3, 128 bits) of a file's bytes, read in chunks."""
+    digest = xxhash.xxh3_128()
+    with path.open("rb") as file:
+        while chunk := file.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sources() -> list[Path]:
+    ingest = sorted((_PACKAGE / "ingest").glob("*.py"))
+    yuebao = [_ROOT / "yuebao" / name for name in ("profile.py", "schema.py", "errors.py")]
+    return [p for p in [*ingest, *yuebao] if p.is_file()]
+
+
+def code_fingerprint(paths: list[Path] | None = None) -> str:
+    """A fingerprint of the code that reads and checks exports: a code change misses."""
+    digest = xxhash.xxh3_128(FORMAT.encode())
+    for path in paths if paths is not None else _sources():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in _LIBRARIES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            digest.update(f"{name}={metadata.version(name)}\0".encode())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _code() -> str:
+    return code_fingerprint()
+
+
+@dataclass(frozen=True)
+class Key:
+    """What an entry's content depends on, besides the file's bytes."""
+
+    table: str
+    timezone: str
+    profile: Profile
+    linked: bool = True  # a bills export is configured
+    derived: bool = False  # payments made from a per-bill export's rows
+    shown: str | None = None  # only where a made id holds the file's name (@row)
+
+    def digest(self, content: str, code: str) -> str:
+        parts = {"format": FORMAT, "content": content, "code": code, "table": self.table,
+                 "timezone": self.timezone, "linked": self.linked, "derived": self.derived,
+                 "shown": self.shown, "profile": self.profile.model_dump(mode="json")}
+        text = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+        return xxhash.xxh3_128(text.encode("utf-8")).hexdigest()
+
+
+def _timestamp(value: pd.Timestamp | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_timestamp(value: str | None) -> pd.Timestamp | None:
+    return None if value is None else pd.Timestamp(value)
+
+
+class Cache:
+    """A folder of entries, one per (file content, key, code version)."""
+
+    def __init__(self, folder: Path, code: str | None = None) -> None:
+        self.folder = Path(folder)
+        self.code = code if code is not None else _code()
+        self.hits = 0
+        self.misses = 0
+
+    def _entry(self, key: str) -> Path:
+        return self.folder / "v1" / key[:2] / key
+
+    def key(self, path: Path, key: Key) -> str:
+        return key.digest(file_hash(path), self.code)
+
+    @contextlib.contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        """Held while an entry is checked and, on a miss, filled."""
+        entry = self._entry(key)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(entry) + ".lock"):
+            yield
+
+    def load(self, key: str, shown: str) -> Checked | None:
+        """The entry of ``key``, or None when there is none or it is damaged."""
+        entry = self._entry(key)
+        try:
+            manifest = json.loads((entry / "manifest.json").read_text("utf-8"))
+            if manifest.get("format") != FORMAT or manifest.get("key") != key:
+                return None
+            frames = {}
+            for part in _PARTS:
+                info = manifest["parts"][part]
+                data = (entry / f"{part}.parquet").read_bytes()
+                if len(data) != info["bytes"] or xxhash.xxh3_128(data).hexdigest() != info[
+                        "xxh3"]:
+                    return None
+                frames[part] = pq.read_table(pa.BufferReader(data)).to_pandas()
+                if len(frames[part]) != info["rows"]:
+                    return None
+        except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+            return None
+        return Checked(
+            table=manifest["table"], read=manifest["read"], columns=manifest["columns"],
+            rows=frames["rows"], quarantine=frames["quarantine"],
+            rejected=frames["rejected"], pending=frames["pending"],
+            notes=[tuple(n) for n in manifest["notes"]],  # type: ignore[misc]
+            seen=(_parse_timestamp(manifest["seen"][0]), _parse_timestamp(manifest["seen"][1])),
+            shown=shown)
+
+    def store(self, key: str, checked: Checked) -> None:
+        """Write an entry: its Parquet files first, each renamed into place, the manifest last.
+
+        The old manifest goes first, so an entry half rewritten is never taken
+        for a whole one.
+        """
+        entry = self._entry(key)
+        entry.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            (entry / "manifest.json").unlink()
+        parts = {}
+        for part in _PARTS:
+            frame: pd.DataFrame = getattr(checked, part)
+            buffer = io.BytesIO()
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer)
+            data = buffer.getvalue()
+            _write(entry / f"{part}.parquet", data)
+            parts[part] = {"rows": len(frame), "bytes": len(data),
+                           "xxh3": xxhash.xxh3_128(data).hexdigest()}
+        manifest = {"format": FORMAT, "key": key, "table": checked.table, "read": checked.read,
+                    "columns": checked.columns, "notes": checked.notes,
+                    "seen": [_timestamp(checked.seen[0]), _timestamp(checked.seen[1])],
+                    "parts": parts}
+        _write(entry / "manifest.json",
+               json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+
+
+def _write(path: Path, data: bytes) -> None:
+    """``data`` as ``path``, atomically: a temporary file beside it, synced, then renamed."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with temporary.open("wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+def cache_folder(config_cache: bool, config_dir: Path) -> Path | None:
+    """Where the cache lives, or None when it is off.
+
+    ``YUEBAO_CACHE=off`` (what ``--no-cache`` sets) turns it off whatever the
+    config says; ``YUEBAO_CACHE_DIR`` moves it.
+    """
+    if os.environ.get("YUEBAO_CACHE", "").strip().lower() in ("0", "off", "false", "no"):
+        return None
+    if not config_cache:
+        return None
+    override = os.environ.get("YUEBAO_CACHE_DIR", "").strip()
+    return Path(override).expanduser() if override else config_dir
