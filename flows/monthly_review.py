@@ -12,6 +12,7 @@ exports do not cover, a review not rendered, an email failed or uncertain.
 from __future__ import annotations
 
 import contextvars
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -100,20 +101,24 @@ def _review_run_name() -> str:
 
 
 def review_month(ingested: Ingested, config: Config, month: Month,
-                 communities: list[str] | None, send: bool, resend: bool) -> dict:
+                 communities: list[str] | None, send: bool, resend: bool,
+                 shared: SharedIngest | None = None) -> dict:
     """The tasks of one month, from canonical tables to delivered emails.
 
-    The caller holds the month's lock. A failure before any review is rendered is
-    recorded for the whole month; after that, ``finish_month_task`` records each
-    scope and delivery and raises :class:`RunFailed` if any of them failed.
+    The caller holds the month's lock. In a backfill whose months run in parallel,
+    the draft waits for the month before to be published, so that its follow-up
+    reads last month's record whatever the parallelism (the metrics do not wait).
+    A failure before any review is rendered is recorded for the whole month; after
+    that, ``finish_month_task`` records each scope and delivery and raises
+    :class:`RunFailed` if any of them failed.
     """
     output_dir = config.resolve(config.output_dir)
     try:
         spans = coverage_task(ingested, month, config.language)
         metrics = metrics_task(ingested, config, month, spans)
         history = history_task(ingested, config, month)
-        # Last month's records, for the follow-up of its actions (a backfill runs
-        # months in order, so the month before is already published).
+        if shared is not None:
+            shared.wait_for(month.shift(-1))
         drafts = draft_task(metrics, history, config, month,
                             last_reviews_task(output_dir, month))
         rendered = render_scopes(drafts, metrics.documents, ingested, config, month, communities)
@@ -136,10 +141,22 @@ class SharedIngest:
     every row of the tables; the child gets the very same object, in memory.
     """
 
-    __slots__ = ("ingested",)
+    __slots__ = ("ingested", "published")
 
-    def __init__(self, ingested: Ingested) -> None:
+    def __init__(self, ingested: Ingested, months: list[Month]) -> None:
         self.ingested = ingested
+        self.published = {str(month): threading.Event() for month in months}
+
+    def wait_for(self, month: Month) -> None:
+        """Until ``month``'s child has ended, if it is one of this backfill's months."""
+        event = self.published.get(str(month))
+        if event is not None:
+            event.wait()
+
+    def ended(self, month: Month) -> None:
+        event = self.published.get(str(month))
+        if event is not None:
+            event.set()
 
     def __repr__(self) -> str:
         return "<SharedIngest>"
@@ -170,7 +187,7 @@ def monthly_review(config_path: str, month: str | None = None,
                 return {"month": str(target), "skipped": True}
             if how == Reprocess.FAILED:
                 communities = scopes_to_redo(record)
-        return review_month(ingested, config, target, communities, send, resend)
+        return review_month(ingested, config, target, communities, send, resend, shared)
     finally:
         unlock_month_task(lock)
 
@@ -237,12 +254,15 @@ def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
         return rows + [{"month": str(m), "scope": "*", "status": "would_run", "detail": ""}
                        for m in chosen]
     if chosen:
-        shared = SharedIngest(ingest_task(config))
+        shared = SharedIngest(ingest_task(config), chosen)
         child = monthly_review.with_options(task_runner=_current_task_runner())
         logger.info("Running %d months, up to %d at once", len(chosen), max_parallel)
 
         def run_child(month: Month) -> dict:
-            return child(config_path, str(month), None, send, resend, str(how), shared)
+            try:
+                return child(config_path, str(month), None, send, resend, str(how), shared)
+            finally:
+                shared.ended(month)
 
         rows += _run_months(chosen, max_parallel, run_child)
     rows.sort(key=lambda row: row["month"])
