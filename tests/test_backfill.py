@@ -91,10 +91,10 @@ def test_each_month_is_a_child_flow_run_and_parallel_months_give_the_same_output
         config, tmp_path, prefect_server, monkeypatch):
     real_draft = review_flows.draft_task
 
-    def draft_failing_in_august(metrics, history, config, month):
+    def draft_failing_in_august(metrics, history, config, month, *rest):
         if str(month) == "2025-08":
             raise RuntimeError("the draft of August broke")
-        return real_draft(metrics, history, config, month)
+        return real_draft(metrics, history, config, month, *rest)
 
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
