@@ -377,3 +377,29 @@ def test_fee_rates_are_not_compared_with_last_month_across_a_seasonal_bill():
     # Households in arrears follow the bills too: 463 → 362 is not a highlight across them.
     compare = {"fees.households_in_arrears": _entry(362, 463, direction="at_most")}
     assert _draft(_doc(None, compare, fees({"物业费": 100000.0})), october)["highlights"] == []
+
+
+def test_a_pair_told_together_across_sides_is_led_by_the_stronger_side():
+    """The month's recovery rate up on last year (a highlight) and the year's short of
+    its target (the stronger, a problem): one problem, told and answered by the
+    problem's rule, with the improvement as its companion."""
+    from yuebao.tasks.draft import Finding
+    from yuebao.tasks.draft.selection import told_together
+
+    month = Finding(rule="improved_vs_last_year", key="fees.arrears_recovery_rate",
+                    kind="rate", value=0.3114, reference=0.1708, score=2.0)
+    year = Finding(rule="missed_target", key="fees.arrears_recovery_rate_ytd", kind="rate",
+                   value=0.0571, target=0.10, score=3.5)
+    highlights, problems = told_together([month], [year])
+    assert highlights == []
+    [merged] = problems
+    assert (merged.rule, merged.key, merged.score) == ("missed_target",
+                                                       "fees.arrears_recovery_rate_ytd", 3.5)
+    assert merged.extra["with"]["rule"] == "improved_vs_last_year"
+    assert merged.extra["with"]["value"] == 0.3114
+
+    # On the same side the leading key still leads, with the stronger's effect.
+    month_worse = Finding(rule="worsened_vs_last_year", key="fees.arrears_recovery_rate",
+                          kind="rate", value=0.10, reference=0.17, score=1.0)
+    _, [same_side] = told_together([], [month_worse, year])
+    assert (same_side.key, same_side.score) == ("fees.arrears_recovery_rate", 3.5)

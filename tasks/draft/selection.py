@@ -67,7 +67,10 @@ def told_together(highlights: list[Finding],
 
     It is the leading key's finding, with the other in ``extra["with"]``; it takes
     the side, the effect and the size of the stronger of the two (so it ranks as
-    the stronger would have), and the weaker is not written again.
+    the stronger would have), and the weaker is not written again. When the two
+    lie on opposite sides (the month's rate up on last year, the year's still
+    short of target), the stronger leads, so that a problem is always told by a
+    problem's rule and answered by its action.
     """
     for lead, other in TOLD_TOGETHER:
         found = {f.key: f for f in highlights + problems if f.key in (lead, other)}
@@ -75,9 +78,11 @@ def told_together(highlights: list[Finding],
             continue
         first, second = found[lead], found[other]
         stronger = max((first, second), key=lambda f: (f.score, f.size))
+        side_is_problem = stronger in problems
+        if (first in problems) != (second in problems):
+            first, second = stronger, (second if stronger is first else first)
         merged = replace(first, score=stronger.score, uncapped=stronger.uncapped,
                          extra=first.extra | {"with": _companion(second)})
-        side_is_problem = stronger in problems
         highlights = [f for f in highlights if f not in (first, second)]
         problems = [f for f in problems if f not in (first, second)]
         (problems if side_is_problem else highlights).append(merged)
