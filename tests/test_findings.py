@@ -403,3 +403,51 @@ def test_a_pair_told_together_across_sides_is_led_by_the_stronger_side():
                           kind="rate", value=0.10, reference=0.17, score=1.0)
     _, [same_side] = told_together([], [month_worse, year])
     assert (same_side.key, same_side.score) == ("fees.arrears_recovery_rate", 3.5)
+
+
+def _trend(values, month="2026-11", best=None, worst=None):
+    months = [f"{2026 if m > 0 else 2025}-{(m - 1) % 12 + 1:02d}"
+              for m in range(12 - len(values), 12)]
+    assert months[-1] == month
+    return {"months": months, "values": values, "best": best, "worst": worst}
+
+
+def test_trend_notes_first_time_on_target_best_worst_and_in_a_row():
+    from yuebao.tasks.draft import Finding
+    from yuebao.tasks.draft.trend import trend_note
+
+    rate = "tickets.response_on_time_rate"  # at least 95 %
+    met = Finding(rule="improved_vs_previous", key=rate, kind="rate", value=0.96,
+                  reference=0.93, target=0.95)
+    # On target for the first time in the 5 months with a value (one not covered).
+    first = _trend([0.90, None, 0.91, 0.94, 0.93, 0.96],
+                   best={"month": "2026-11", "value": 0.96})
+    assert trend_note(met, first, "2026-11", True) == {"code": "first_met", "months": 5}
+    # Met before: best of 7 months instead.
+    best = _trend([0.95, 0.90, 0.91, 0.92, 0.94, 0.93, 0.96],
+                  best={"month": "2026-11", "value": 0.96})
+    assert trend_note(met, best, "2026-11", True) == {"code": "best", "months": 7}
+    # Fewer than 6 months with a value: no "best".
+    short = _trend([0.95, 0.90, 0.93, 0.96], best={"month": "2026-11", "value": 0.96})
+    assert trend_note(met, short, "2026-11", True) is None  # and only two rises in a row
+    rising = _trend([0.97, 0.91, 0.92, 0.95, 0.96], best={"month": "2026-07", "value": 0.97})
+    assert trend_note(met, rising, "2026-11", True) == {"code": "better_in_a_row", "months": 3}
+    # A month not covered breaks the run: 0.92 -> None -> 0.95 -> 0.96 is one rise.
+    broken = _trend([0.97, 0.91, 0.92, None, 0.95, 0.96],
+                    best={"month": "2026-06", "value": 0.97})
+    assert trend_note(met, broken, "2026-11", True) is None
+
+    # Lower is better: arrears at the end rising four months running, a problem.
+    arrears = Finding(rule="worsened_vs_previous", key="fees.arrears_at_end", kind="money",
+                      value=69276.55, reference=61558.09)
+    worse = _trend([70000.0, 50000.0, 52000.0, 55000.0, 61558.09, 69276.55],
+                   worst={"month": "2026-06", "value": 70000.0})
+    assert trend_note(arrears, worse, "2026-11", False) == {"code": "worse_in_a_row",
+                                                            "months": 4}
+    worst = _trend([50000.0, 52000.0, 55000.0, 70000.0, 61558.09, 69276.55, 71000.0],
+                   worst={"month": "2026-11", "value": 71000.0})
+    assert trend_note(arrears, worst, "2026-11", False) == {"code": "worst", "months": 7}
+    # Not the draft's month, or a rule that is not a KPI's: no note.
+    assert trend_note(arrears, worst, "2026-10", False) is None
+    hotspot = Finding(rule="hotspot", key="fees.arrears_at_end", kind="money")
+    assert trend_note(hotspot, worst, "2026-11", False) is None

@@ -7,7 +7,8 @@ and to metrics.json. *How* it is said lives in ``templates/<language>/``:
 nothing here is reader-facing text.
 
 Modules: :mod:`.candidates` (the rules and their effects), :mod:`.causes`
-(named causes), :mod:`.selection` (ranking and caps), :mod:`.season` (heating
+(named causes), :mod:`.selection` (ranking and caps), :mod:`.trend` (best of the year, in a
+row, first time on target), :mod:`.season` (heating
 start and end), :mod:`.followup` (last month's actions), :mod:`.records`
 (review.json), :mod:`.overview` (quality, workload, targets),
 :mod:`.portfolio` (the table of communities, cities and plans).
@@ -56,6 +57,7 @@ from yuebao.tasks.draft.selection import (
     told_together,
     without_named,
 )
+from yuebao.tasks.draft.trend import with_trends
 from yuebao.tasks.metrics import MonthMetrics, kpi_catalogue
 from yuebao.tasks.plan import holidays_in
 from yuebao.words import labels
@@ -105,8 +107,8 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
     problems += fee_problems(doc, previous, targets.get("fees.collection_rate_month"))
     highlights, problems = told_together(*one_side_per_family(
         highlights + fell, without_named([named_causes(f, doc) for f in problems])))
-    highlights = strongest(highlights, MAX_HIGHLIGHTS)
-    problems = strongest(problems, MAX_PROBLEMS)
+    highlights = with_trends(strongest(highlights, MAX_HIGHLIGHTS), doc, is_highlight=True)
+    problems = with_trends(strongest(problems, MAX_PROBLEMS), doc, is_highlight=False)
     return {
         "month": {"year": month.year, "month": month.month, "text": str(month)},
         "next_month": {"year": month.shift(1).year, "month": month.shift(1).month},
