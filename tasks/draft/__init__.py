@@ -58,16 +58,17 @@ from yuebao.tasks.draft.selection import (
     without_named,
 )
 from yuebao.tasks.draft.trend import with_trends
+from yuebao.tasks.draft.types import Action, CommunityRow, Draft, FindingDict, Workload
 from yuebao.tasks.metrics import MonthMetrics, kpi_catalogue
 from yuebao.tasks.plan import holidays_in
 from yuebao.words import labels
 
-__all__ = ["REVIEW_SCHEMA", "Finding", "build_draft", "complaint_findings", "draft_task",
+__all__ = ["REVIEW_SCHEMA", "Draft", "Finding", "build_draft", "complaint_findings", "draft_task",
            "fee_problems", "kpi_findings", "month_drafts", "review_record"]
 
 
 def _actions(problems: list[Finding], doc: dict,
-             rows: list[dict] | None = None) -> list[dict]:
+             rows: list[CommunityRow] | None = None) -> list[Action]:
     """One concrete action per problem, named by the rule and KPI that raised it.
 
     At the portfolio a KPI's action names the communities that missed its target,
@@ -84,11 +85,17 @@ def _actions(problems: list[Finding], doc: dict,
             for p in problems]
 
 
+def _written(finding: Finding) -> FindingDict:
+    """A finding as the templates and review.json read it, with its change."""
+    return FindingDict(**asdict(finding), delta=finding.delta)  # type: ignore[typeddict-item]
+
+
 def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str | None,
                 targets: dict[str, float], plan_items: list[dict], holidays_now: list,
-                holidays_next: list, workload: dict | None, community_rows: list[dict],
+                holidays_next: list, workload: Workload | None,
+                community_rows: list[CommunityRow],
                 names: dict[str, str], last_review: dict | None = None,
-                year_ago: dict | None = None, season: list[dict] | None = None) -> dict:
+                year_ago: dict | None = None, season: list[dict] | None = None) -> Draft:
     """Everything the templates need for one scope's review, as plain data.
 
     ``last_review`` is last month's ``review.json`` of the same scope, whose
@@ -120,11 +127,11 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
         "tickets": doc["tickets"],
         "fees": doc["fees"],
         "compare": doc["compare"],
-        "highlights": [asdict(f) | {"delta": f.delta} for f in highlights],
-        "problems": [asdict(f) | {"delta": f.delta} for f in problems],
+        "highlights": [_written(f) for f in highlights],
+        "problems": [_written(f) for f in problems],
         "actions": _actions(problems, doc, community_rows),
         "follow_up": follow_up(last_review, doc, str(month.shift(-1))),
-        "keep_doing": [asdict(f) for f in highlights[:3]],
+        "keep_doing": [_written(f) for f in highlights[:3]],
         "plan": {
             "seasonal": plan_items,
             "holidays": [asdict(h) for h in holidays_next],
@@ -132,7 +139,7 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
             "targets": next_targets(targets, doc),
         },
         "holidays_now": [asdict(h) for h in holidays_now],
-        "season": {"events": season or [], **seasonal_counts(doc, year_ago)},
+        "season": {"events": season or [], "complaints": seasonal_counts(doc, year_ago)},
         "billing": billing,
         "communities": community_rows,
         "quality": data_quality_summary(doc["data_quality"]),
@@ -141,7 +148,7 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
 
 # The headline KPIs the portfolio ranks its communities on (all "higher is better").
 def month_drafts(metrics: MonthMetrics, history: dict[str, dict], config: Config,
-                 month: Month, last_reviews: dict[str, dict] | None = None) -> dict[str, dict]:
+                 month: Month, last_reviews: dict[str, dict] | None = None) -> dict[str, Draft]:
     """The draft of every scope of one month: findings, plan, holidays, workload,
     and the follow-up of last month's actions (``last_reviews``: last month's
     ``review.json`` by scope, see :func:`.records.last_reviews`)."""
@@ -162,7 +169,7 @@ def month_drafts(metrics: MonthMetrics, history: dict[str, dict], config: Config
                                         city=cities.get(scope))
                      for scope in (*communities, PORTFOLIO)}
     rows = rank_communities([community_row(documents[c], names[c]) for c in communities])
-    drafts = {}
+    drafts: dict[str, Draft] = {}
     for scope_id, doc in documents.items():
         community = config.community(scope_id)
         drafts[scope_id] = build_draft(

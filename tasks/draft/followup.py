@@ -23,9 +23,13 @@ Verdicts (``docs/review.md`` states the rule for users; change both together):
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from yuebao.tasks.metrics import kpi_catalogue, scalar
 from yuebao.tasks.significance import Z_NOTABLE, change_effect, rate_base
+
+if TYPE_CHECKING:  # types.py reads this module's enums
+    from yuebao.tasks.draft.types import FollowUp, FollowUpItem
 
 # An effect of one unit (half of "notable") the good way is a partial improvement.
 Z_IMPROVED = 1.0
@@ -150,7 +154,7 @@ def judge(subject: dict, value: float | int | None, off_list: bool,
     return verdict, round(good, 4)
 
 
-def follow_up(record: dict | None, doc: dict, month: str) -> dict:
+def follow_up(record: dict | None, doc: dict, month: str) -> FollowUp:
     """Last month's actions with this month's figures and verdicts.
 
     ``record`` is last month's ``review.json`` of this scope; one of another scope
@@ -159,7 +163,7 @@ def follow_up(record: dict | None, doc: dict, month: str) -> dict:
     if (record is None or record.get("scope") != doc["community"]
             or record.get("month") != month):
         return {"status": FollowUpStatus.NO_RECORD, "month": month, "items": []}
-    items = []
+    items: list[FollowUpItem] = []
     for action in record.get("actions") or []:
         for subject in action.get("subjects") or []:
             value, off_list = current_figure(subject, doc)

@@ -7,10 +7,11 @@ from yuebao.months import Month
 from yuebao.schema import TICKET_CATEGORIES
 from yuebao.tasks.draft.candidates import complaints_by_category
 from yuebao.tasks.draft.season import SEASONAL_CATEGORIES
+from yuebao.tasks.draft.types import Quality, TargetLine, Workload
 from yuebao.tasks.metrics import kpi_catalogue
 
 
-def data_quality_summary(data_quality: dict) -> dict:
+def data_quality_summary(data_quality: dict) -> Quality:
     """What the draft says about the exports themselves, apart from the ranked problems."""
     tables = ("tickets", "bills", "payments")
     said_apart = ("snapshot_limits", "approximate_payments")
@@ -24,7 +25,8 @@ def data_quality_summary(data_quality: dict) -> dict:
     }
 
 
-def expected_workload(history: dict[str, dict[str, int]], next_month: Month) -> dict | None:
+def expected_workload(history: dict[str, dict[str, int]],
+                      next_month: Month) -> Workload | None:
     """Next month's tickets by category: last year's same month, scaled by the trend.
 
     The trend is the latest three months against the same three months a year
@@ -51,7 +53,7 @@ def expected_workload(history: dict[str, dict[str, int]], next_month: Month) -> 
     }
 
 
-def next_targets(targets: dict[str, float], doc: dict) -> list[dict]:
+def next_targets(targets: dict[str, float], doc: dict) -> list[TargetLine]:
     """Next month's targets, leaving out those of a table the company does not export."""
     catalogue = kpi_catalogue()
     return [{"key": key, "kind": catalogue[key]["kind"], "target": value,
@@ -61,9 +63,8 @@ def next_targets(targets: dict[str, float], doc: dict) -> list[dict]:
             if key in catalogue and doc.get(key.split(".", 1)[0]) is not None]
 
 
-def seasonal_counts(doc: dict, year_ago: dict | None) -> dict:
+def seasonal_counts(doc: dict, year_ago: dict | None) -> dict[str, dict[str, int | None]]:
     """This month's and last year's complaints of the seasonal categories (None: unknown)."""
     now, last_year = complaints_by_category(doc), complaints_by_category(year_ago)
-    return {"complaints": {c: {"value": now[c] if now else None,
-                               "last_year": last_year[c] if last_year else None}
-                           for c in sorted(SEASONAL_CATEGORIES)}}
+    return {c: {"value": now[c] if now else None, "last_year": last_year[c] if last_year else None}
+            for c in sorted(SEASONAL_CATEGORIES)}

@@ -4,9 +4,11 @@ and place, and the seasonal work of all communities merged."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any, cast
 
 from yuebao.config import Config
 from yuebao.months import Month
+from yuebao.tasks.draft.types import CommunityRow
 from yuebao.tasks.metrics import kpi_catalogue, scalar
 from yuebao.tasks.plan import city_info, seasonal_plan
 
@@ -14,7 +16,11 @@ RANKED_KPIS = ("completion_rate", "response_on_time_rate", "satisfaction_rate",
                "collection_rate_month")
 
 
-def rank_communities(rows: list[dict]) -> list[dict]:
+def _value(row: CommunityRow, kpi: str) -> Any:
+    return cast(dict[str, Any], row)[kpi]
+
+
+def rank_communities(rows: list[CommunityRow]) -> list[CommunityRow]:
     """The communities best first: the mean of their ranks on the headline KPIs.
 
     Each KPI ranks the communities that have a value (1 = highest); the overall
@@ -23,7 +29,8 @@ def rank_communities(rows: list[dict]) -> list[dict]:
     """
     ranks: dict[str, list[int]] = {row["id"]: [] for row in rows}
     for kpi in RANKED_KPIS:
-        valued = sorted((r for r in rows if r[kpi] is not None), key=lambda r: -r[kpi])
+        valued = sorted((r for r in rows if _value(r, kpi) is not None),
+                        key=lambda r: -_value(r, kpi))
         for position, row in enumerate(valued, start=1):
             ranks[row["id"]].append(position)
     mean = {cid: (sum(r) / len(r) if r else float("inf")) for cid, r in ranks.items()}
@@ -33,7 +40,7 @@ def rank_communities(rows: list[dict]) -> list[dict]:
             for position, row in enumerate(ordered, start=1)]
 
 
-def community_row(doc: dict, name: str) -> dict:
+def community_row(doc: dict, name: str) -> CommunityRow:
     """One line of the portfolio's table of communities, with the targets it missed."""
     catalogue = kpi_catalogue()
     missed = [{"key": key, "kind": catalogue[key]["kind"], "value": entry["value"],
