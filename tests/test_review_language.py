@@ -302,10 +302,40 @@ def test_data_quality_is_reported_in_english(reviews):
     en = reviews["en"]["a"]
     assert ("**Data quality:** In this month's imported data, 1 ticket row could not be used"
             in en)
-    assert "1 duplicate row was also removed" in en
+    assert "duplicate" not in en  # removed duplicates change no community's figures
+    assert "1 duplicate row was also removed" in reviews["en"][PORTFOLIO]
     assert "Tickets with an unrecognised “priority”, counted as “other” or “normal”: 1." in en
     assert "Satisfaction ratings outside 1–5, ignored (the tickets were kept): 1." in en
     assert "7. The data owner corrects the problem records" in en
+
+
+def test_each_community_tells_only_its_own_quarantined_rows(drafts, reviews):
+    """T90 (an impossible date) is community a's: b's draft has no rejected row, the
+    portfolio's has the run's; metrics.json keeps the run's counts in every scope."""
+    assert drafts["zh"]["a"]["quality"]["quarantined"] == 1
+    assert drafts["zh"]["b"]["quality"]["quarantined"] == 0
+    assert drafts["zh"][PORTFOLIO]["quality"]["quarantined"] == 1
+    assert "工单 1 行因格式或内容问题未能使用" in reviews["zh"]["a"]
+    assert "未能使用" not in reviews["zh"]["b"]
+    assert "另有 1 行重复记录已去重" in reviews["zh"][PORTFOLIO]
+
+
+def test_quarantined_rows_are_attributed_by_the_community_they_name():
+    import json
+
+    import pandas as pd
+
+    from yuebao.tasks.metrics.quality import quarantine_communities
+
+    raw = [json.dumps({"项目": "a", "x": 1}), json.dumps({"项目": " b "}), "not json",
+           json.dumps({"项目": ""}), json.dumps({"其他": "a"})]
+    quarantine = pd.DataFrame({"table": ["tickets"] * 4 + ["bills"],
+                               "file": ["t.csv"] * 4 + ["b.csv"], "raw": raw})
+    columns = {("tickets", "t.csv"): {"community": "项目"},
+               ("bills", "b.csv"): {"community": "项目名称"}}
+    named = quarantine_communities(quarantine, columns)
+    assert named.tolist()[:2] == ["a", "b"]
+    assert named.isna().tolist() == [False, False, True, True, True]
 
 
 # --------------------------------------------------------------------------- every rule

@@ -142,7 +142,7 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
         "season": {"events": season or [], "complaints": seasonal_counts(doc, year_ago)},
         "billing": billing,
         "communities": community_rows,
-        "quality": data_quality_summary(doc["data_quality"]),
+        "quality": data_quality_summary(doc["data_quality"], doc["community"]),
     }
 
 

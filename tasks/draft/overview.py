@@ -4,21 +4,38 @@ counts of the overview, next month's workload and targets."""
 from __future__ import annotations
 
 from yuebao.months import Month
-from yuebao.schema import TICKET_CATEGORIES
+from yuebao.schema import PORTFOLIO, TICKET_CATEGORIES
 from yuebao.tasks.draft.candidates import complaints_by_category
 from yuebao.tasks.draft.season import SEASONAL_CATEGORIES
 from yuebao.tasks.draft.types import Quality, TargetLine, Workload
 from yuebao.tasks.metrics import kpi_catalogue
 
 
-def data_quality_summary(data_quality: dict) -> Quality:
-    """What the draft says about the exports themselves, apart from the ranked problems."""
+def data_quality_summary(data_quality: dict, scope_id: str = PORTFOLIO) -> Quality:
+    """What the draft says about the exports themselves, apart from the ranked problems.
+
+    The portfolio tells the whole run's rejected and duplicate rows; a community
+    only the rows that name it, and apart those that name no community (they may
+    be its own). Duplicates removed do not change a community's figures, so only
+    the portfolio mentions them.
+    """
     tables = ("tickets", "bills", "payments")
     said_apart = ("snapshot_limits", "approximate_payments")
+    unattributed = data_quality.get("quarantined_unattributed") or {}
+    if scope_id == PORTFOLIO:
+        by_table = {t: {"quarantined": data_quality[t]["quarantined"]} for t in tables}
+        duplicate = sum(data_quality[t]["duplicate"] for t in tables)
+        others = 0
+    else:
+        own = (data_quality.get("quarantined_by_community") or {}).get(scope_id) or {}
+        by_table = {t: {"quarantined": own.get(t, 0)} for t in tables}
+        duplicate = 0
+        others = sum(unattributed.values())
     return {
-        "quarantined": sum(data_quality[t]["quarantined"] for t in tables),
-        "duplicate": sum(data_quality[t]["duplicate"] for t in tables),
-        "by_table": {t: data_quality[t] for t in tables},
+        "quarantined": sum(n["quarantined"] for n in by_table.values()),
+        "duplicate": duplicate,
+        "by_table": by_table,
+        "unattributed": others,
         "notes": [n for n in data_quality["notes"] if n["code"] not in said_apart],
         "approximate_payments": any(n["code"] == "approximate_payments"
                                     for n in data_quality["notes"]),

@@ -101,9 +101,10 @@ class Season(TypedDict):
 
 
 class Quality(TypedDict):
-    quarantined: int
-    duplicate: int
+    quarantined: int  # this scope's own (the portfolio: the run's)
+    duplicate: int  # told at the portfolio only
     by_table: dict[str, dict[str, Any]]
+    unattributed: int  # rows naming no community, told in each community's draft
     notes: list[dict[str, Any]]
     approximate_payments: bool
 

@@ -34,6 +34,7 @@ from yuebao.tasks.ingest import Ingested
 from yuebao.tasks.metrics.coverage import Coverage, coverage
 from yuebao.tasks.metrics.fees import FeeRows, fee_metrics
 from yuebao.tasks.metrics.numbers import _community_names, _with_portfolio
+from yuebao.tasks.metrics.quality import data_quality
 from yuebao.tasks.metrics.scope import SCHEMA, Scope
 from yuebao.tasks.metrics.tickets import TicketRows, ticket_metrics
 from yuebao.words import labels
@@ -327,16 +328,6 @@ def month_documents(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.Dat
                       "fees": blocks["fees"] if year_fees else None}
                   for s, blocks in last_year.items()}
     return MonthMetrics(documents, known, year_known)
-
-
-def data_quality(ingested: Ingested, scope: Scope, configured: list[str]) -> dict:
-    """The run's row counts and notes: the ``data_quality`` block of every metrics.json."""
-    notes = list(ingested.notes)
-    notes += [{"code": "unconfigured_community", "community": c}
-              for c in scope.communities if c not in configured]
-    if "tickets" in ingested.available:
-        notes.append({"code": "snapshot_limits"})
-    return {**ingested.totals(), "notes": notes}
 
 
 def _data_communities(ingested: Ingested) -> list[str]:
