@@ -35,7 +35,7 @@ DECIMALS = {"%": 2, "个百分点": 2, "pp": 2, "分钟": 1, "min": 1, "小时":
             "万元": 2, "元": 2, "yuan": 2}
 # Work that has no place in a climate: frost and heating in 深圳 (夏热冬暖), lawn
 # mowing and pruning in 哈尔滨's winter (严寒).
-NOT_IN_SHENZHEN = ("冻", "供暖", "积雪", "除雪", "融雪")
+NOT_IN_SHENZHEN = ("冻", "供暖", "积雪", "除雪", "融雪", "越冬", "入秋")
 NOT_IN_HARBIN_WINTER = ("草坪", "修剪")
 
 
