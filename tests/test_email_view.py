@@ -37,7 +37,7 @@ from yuebao.config import load_config
 from yuebao.months import Month
 from yuebao.schema import PORTFOLIO
 from yuebao.tasks.draft import month_drafts
-from yuebao.tasks.email_page import HEADLINE_KEYS
+from yuebao.tasks.email_page import HEADLINE_KEYS, headline
 from yuebao.tasks.fonts import EMBEDDED_FAMILY
 from yuebao.tasks.ingest import ingest_task
 from yuebao.tasks.metrics import coverage_task, history_task, metrics_task
@@ -158,6 +158,30 @@ def test_overview_topics_are_separate_paragraphs(pages):
     where = [next((i for i, p in enumerate(paragraphs) if w in p), None)
              for w in ("本月共受理", "本月办结", "收费方面")]
     assert None not in where and len(set(where)) == 3, paragraphs[:4]
+
+
+def test_headline_figures_of_the_hand_checked_fixture(tmp_path):
+    """Community ``a`` of test_metrics, September 2025: 7 tickets (2 in August), on-time
+    response 3 of 5 = 60.00% (August 50.00%, target 95%), collection 930.50 / 1,230.50 =
+    75.62% (target 85%); its fee items changed since August, so fees compare with last
+    year, which the exports do not cover."""
+    from test_review_language import _drafts
+
+    zh = {k["label"]: k for k in headline(_drafts(tmp_path, "zh")["a"], "zh")}
+    assert list(zh) == ["受理工单", "响应及时率", "处理及时率", "回访满意率", "本月收缴率",
+                        "期末欠费"]
+    assert (zh["受理工单"]["value"], zh["受理工单"]["change"], zh["受理工单"]["status"],
+            zh["受理工单"]["target"]) == ("7 件", "较上月 +5 件", "", "未设目标")
+    assert (zh["响应及时率"]["value"], zh["响应及时率"]["change"],
+            zh["响应及时率"]["status_text"], zh["响应及时率"]["target"]) == \
+        ("60.00%", "较上月 +10 个百分点", "未达标", "目标 95.00%")
+    assert (zh["本月收缴率"]["value"], zh["本月收缴率"]["change"],
+            zh["本月收缴率"]["status"]) == ("75.62%", "无可比数据", "missed")
+    assert (zh["期末欠费"]["value"], zh["期末欠费"]["change"]) == ("900.00 元", "无可比数据")
+    (tmp_path / "en").mkdir()
+    en = headline(_drafts(tmp_path / "en", "en")["a"], "en")
+    assert [(k["value"], k["change"], k["status_text"]) for k in en[:2]] == [
+        ("7", "vs last month +5", ""), ("60.00%", "vs last month +10 pp", "Missed")]
 
 
 # --------------------------------------------------------------------------- in Chromium
