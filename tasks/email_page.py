@@ -52,7 +52,8 @@ def _style_tokens(tokens: list[Token], language: str) -> None:
     """Inline styles on every block; a status cell (达标 / 未达标) in its colour.
 
     Markdown's column alignment (``---:``) arrives as ``style="text-align:right"``
-    and is kept after the tag's own style, so that it wins.
+    and is kept after the tag's own style, so that it wins; such a number column
+    does not wrap a figure from its unit.
     """
     words = labels(language)["status"]
     for index, token in enumerate(tokens):
@@ -62,6 +63,8 @@ def _style_tokens(tokens: list[Token], language: str) -> None:
         if token.tag == "td" and index + 1 < len(tokens):
             style += _status_style(tokens[index + 1].content.strip(), words)
         aligned = token.attrGet("style")
+        if aligned == "text-align:right":  # a number column: "900.00 yuan" on one line
+            aligned += ";white-space:nowrap"
         token.attrSet("style", f"{style}{aligned};" if aligned else style)
 
 

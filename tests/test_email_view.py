@@ -147,7 +147,8 @@ def test_headline_box_and_status_cells_carry_colour_and_words(pages):
     assert re.search(rf'color:#1a7f37;background:#dafbe1;[^"]*">{met}<', page)
     assert re.search(rf'color:#cf222e;background:#ffebe9;[^"]*">{missed}<', page)
     # Numbers right-aligned: the KPI table's value cells.
-    assert re.search(r'<td style="[^"]*text-align:right;">[0-9.,]+%</td>', page)
+    assert re.search(r'<td style="[^"]*text-align:right;white-space:nowrap;">[0-9.,]+%</td>',
+                     page)
 
 
 def test_overview_topics_are_separate_paragraphs(pages):
