@@ -2,25 +2,20 @@
 
 All wording comes from ``templates/<language>/``; this module only formats
 numbers (exactly, from the rounded values of metrics.json) and writes files.
-The HTML email body is made from the same Markdown, so the words exist once.
+The HTML email body is made from the same Markdown, so the words exist once
+(its layout: :mod:`yuebao.tasks.email_page`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal
-from functools import cache
-from importlib import resources
 from pathlib import Path
 
-import jinja2
 import pandas as pd
-from markdown_it import MarkdownIt
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
@@ -40,134 +35,28 @@ from yuebao.months import Month
 from yuebao.schema import PORTFOLIO
 from yuebao.tasks.document import write_review_docx
 from yuebao.tasks.draft import review_record
+from yuebao.tasks.email_page import email_html, headline
+from yuebao.tasks.formatting import (  # noqa: F401  (re-exported: callers import them from here)
+    LARGE_MONEY,
+    environment,
+    format_delta,
+    format_prose,
+    format_prose_delta,
+    format_value,
+)
 from yuebao.tasks.ingest import Ingested
 from yuebao.tasks.ingest.parse import suggest_format
 from yuebao.tasks.spreadsheet import write_metrics_xlsx
-from yuebao.words import labels, month_name
+from yuebao.words import labels
 
 log = logging.getLogger(__name__)
-
-
-def _decimal(value: float | int) -> Decimal:
-    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-
-
-def _trimmed(value: Decimal, places: int = 2) -> str:
-    text = f"{value:,.{places}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _with_unit(number: str, unit: str) -> str:
-    return f"{number} {unit}" if unit else number
-
-
-def format_value(value: float | int | None, kind: str, language: str) -> str:
-    """A KPI value as a reader sees it; ``None`` is a dash, never 0."""
-    if value is None:
-        return "—"
-    unit = labels(language)["unit"]
-    number = _decimal(value)
-    if kind == "rate":
-        return f"{number * 100:.2f}%"
-    if kind == "money":
-        return _with_unit(f"{number:,.2f}", unit["money"])
-    if kind in ("minutes", "hours", "score", "per100"):
-        return _with_unit(_trimmed(number), unit[kind])
-    return _with_unit(_trimmed(number, 0), unit["households" if kind == "households" else "count"])
-
-
-def format_delta(value: float | int, reference: float | int, kind: str, language: str) -> str:
-    """The size of a change, without its sign (the sentence says which way)."""
-    difference = abs(_decimal(value) - _decimal(reference))
-    if kind == "rate":
-        return f"{_trimmed(difference * 100)} {labels(language)['unit']['pp']}"
-    counted = kind in ("count", "households")
-    return format_value(int(difference) if counted else float(difference), kind, language)
-
-
-# In sentences, amounts from 100,000 yuan are written in 万元 (Chinese only: an English
-# reader has no 万, so English prose keeps exact yuan); tables always keep exact yuan.
-LARGE_MONEY = 100000
-
-
-def format_prose(value: float | int | None, kind: str, language: str) -> str:
-    """A figure as a sentence prints it: one precision per kind.
-
-    Rates 2 decimals, minutes and hours 1 decimal, money 2 decimals (万元 from
-    ``LARGE_MONEY`` in Chinese); counts and the rest as :func:`format_value`.
-    """
-    if value is None:
-        return format_value(value, kind, language)
-    unit = labels(language)["unit"]
-    if kind in ("minutes", "hours"):
-        return _with_unit(f"{_decimal(value):.1f}", unit[kind])
-    large = labels(language)["prose"]["large_money_unit"]
-    if kind == "money" and abs(value) >= LARGE_MONEY and large:
-        return _with_unit(f"{_decimal(value) / 10000:,.2f}", large)
-    return format_value(value, kind, language)
-
-
-def format_prose_delta(value: float | int, reference: float | int, kind: str,
-                       language: str) -> str:
-    """The size of a change in a sentence: percentage points with 2 decimals."""
-    difference = abs(_decimal(value) - _decimal(reference))
-    if kind == "rate":
-        return f"{difference * 100:.2f} {labels(language)['unit']['pp']}"
-    counted = kind in ("count", "households")
-    return format_prose(int(difference) if counted else float(difference), kind, language)
-
-
-@cache
-def environment(language: str) -> jinja2.Environment:
-    folder = resources.files("yuebao.templates").joinpath(language)
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(folder)),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-    env.globals["L"] = labels(language)
-    env.filters["fmt"] = lambda value, kind: format_value(value, kind, language)
-    env.filters["delta"] = lambda value, reference, kind: format_delta(
-        value, reference, kind, language)
-    env.filters["prose"] = lambda value, kind: format_prose(value, kind, language)
-    env.filters["prose_delta"] = lambda value, reference, kind: format_prose_delta(
-        value, reference, kind, language)
-    env.filters["month_name"] = lambda m: month_name(m["year"], m["month"], language)
-    return env
-
-
-_EMAIL_STYLES = {
-    "h1": "font-size:20px;color:#1f3a5f;margin:0 0 12px;",
-    "h2": "font-size:17px;color:#1f3a5f;border-bottom:1px solid #d0d7de;padding-bottom:4px;"
-          "margin:20px 0 8px;",
-    "h3": "font-size:15px;color:#1f3a5f;margin:14px 0 6px;",
-    "p": "margin:6px 0;line-height:1.7;",
-    "li": "margin:3px 0;line-height:1.7;",
-    "table": "border-collapse:collapse;margin:8px 0;font-size:13px;",
-    "th": "border:1px solid #d0d7de;background:#f0f3f6;padding:4px 8px;text-align:left;",
-    "td": "border:1px solid #d0d7de;padding:4px 8px;",
-    "blockquote": "margin:8px 0;padding:6px 10px;background:#fff8e1;border-left:3px solid "
-                  "#f0b400;color:#555;",
-}
-
-
-def email_html(markdown: str, title: str, language: str) -> str:
-    """Email-safe HTML of the Markdown draft: inline styles, tables, no scripts or CSS files."""
-    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
-    for tag, style in _EMAIL_STYLES.items():
-        body = re.sub(rf"<{tag}(?=[ >])", f'<{tag} style="{style}"', body)
-    page = environment(language).get_template("email.html.j2")
-    return page.render(title=title, body=body)
 
 
 def render_review(draft: dict, language: str) -> tuple[str, str]:
     """The review as Markdown and as the HTML email body."""
     markdown = environment(language).get_template("review.md.j2").render(d=markdown_data(draft))
     title = markdown_plain(markdown.splitlines()[0].lstrip("# ").strip())
-    return markdown, email_html(markdown, title, language)
+    return markdown, email_html(markdown, title, language, headline(draft, language))
 
 
 def subject(draft: dict, language: str) -> str:

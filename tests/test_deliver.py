@@ -30,7 +30,9 @@ from yuebao.tasks.deliver import (
     OutgoingEmail,
     RecipientResult,
     SendLedger,
+    attachment_name,
     build_message,
+    compose,
     content_hash,
     deliver,
     smtp_password,
@@ -1012,6 +1014,68 @@ def test_outbox_writes_one_parseable_eml_per_email(batch, attachments, tmp_path)
     # Re-running rewrites the files; the outbox method never consults the ledger.
     assert statuses(deliver(emails, Delivery(), outbox_dir=tmp_path / "outbox",
                             ledger_path=tmp_path / "ledger.jsonl", now=NOW))[0] == "written"
+
+
+def test_attachment_names_say_whose_review_of_which_month():
+    assert attachment_name("review.docx", "锦江小区", "2026-11", "zh") == \
+        "锦江小区_2026年11月工作总结（草稿）.docx"
+    assert attachment_name("metrics.xlsx", "锦江小区", "2026-11", "zh") == \
+        "锦江小区_2026年11月指标.xlsx"
+    assert attachment_name("review.docx", "Jinjiang Garden", "2026-03", "en") == \
+        "Jinjiang_Garden_2026-03_monthly_review_(draft).docx"
+    assert attachment_name("metrics.xlsx", "Jinjiang", "2026-11", "en") == \
+        "Jinjiang_2026-11_metrics.xlsx"
+    # Characters no file system takes, and leading dots, never reach the name.
+    assert attachment_name("review.docx", '..A/B\\C:D*E?"F"<G>|H', "2026-11", "en") == \
+        "A_B_C_D_E_F_G_H_2026-11_monthly_review_(draft).docx"
+    # A very long name is cut, the month and the kind of file stay.
+    long = attachment_name("metrics.xlsx", "很长的项目名称" * 20, "2026-11", "zh")
+    assert long.endswith("_2026年11月指标.xlsx") and len(long) < 60
+    # A file without a pattern keeps its own name.
+    assert attachment_name("review.md", "锦江小区", "2026-11", "zh") == "review.md"
+
+
+def test_the_eml_names_the_attachments_in_rfc_2231_and_keeps_the_files_on_disk(
+        attachments, tmp_path):
+    docx, xlsx = attachments
+    names = tuple(attachment_name(p.name, "锦江小区", "2025-09", "zh") for p in attachments)
+    emails = [OutgoingEmail(month="2025-09", scope="jinjiang", to=(WANG,), subject="s",
+                            html="<p>x</p>", text="x", attachments=attachments,
+                            attachment_names=names)]
+
+    results = deliver(emails, Delivery(), outbox_dir=tmp_path / "outbox",
+                      ledger_path=tmp_path / "ledger.jsonl", now=NOW)
+
+    raw = results[0].eml_path.read_bytes()
+    for legacy in (False, True):  # the modern parser, and compat32 as older tools read it
+        message = (email.message_from_bytes(raw) if legacy else parse(raw))
+        parts = [p for p in message.walk() if p.get_content_disposition() == "attachment"]
+        assert [p.get_filename() for p in parts] == [
+            "锦江小区_2025年9月工作总结（草稿）.docx", "锦江小区_2025年9月指标.xlsx"]
+        assert [p.get_payload(decode=True) for p in parts] == [docx.read_bytes(),
+                                                               xlsx.read_bytes()]
+    assert raw.count(b"filename*=utf-8''%E9%94%A6%E6%B1%9F%E5%B0%8F%E5%8C%BA_2025") == 2
+    assert b"review.docx" not in raw and b"metrics.xlsx" not in raw
+    assert docx.is_file() and xlsx.is_file()  # the files on disk keep their stable names
+    # The name the recipient sees is part of what was sent.
+    assert content_hash(emails[0]) != content_hash(
+        OutgoingEmail(**{**emails[0].__dict__, "attachment_names": ()}))
+
+
+def test_compose_names_the_attachments_after_the_community(tmp_path):
+    from yuebao.config import config_from_dict
+    from yuebao.tasks.render import Rendered
+
+    config = config_from_dict({"language": "zh", "communities": [
+        {"id": "jinjiang", "name": "锦江小区", "managers": [WANG]}]}, tmp_path)
+    review = Rendered(scope="jinjiang", name="锦江小区", subject="s", markdown="m",
+                      html="h", folder="jinjiang", files=("review.docx", "metrics.xlsx"))
+
+    (composed,) = compose([review], tmp_path, config, "2026-11")
+
+    assert composed.names() == ("锦江小区_2026年11月工作总结（草稿）.docx",
+                                "锦江小区_2026年11月指标.xlsx")
+    assert [p.name for p in composed.attachments] == ["review.docx", "metrics.xlsx"]
 
 
 def test_outbox_with_a_missing_attachment_fails_that_email(tmp_path, batch):

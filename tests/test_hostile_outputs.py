@@ -356,7 +356,8 @@ def _docx_text(path: Path) -> tuple[str, str]:
 
 
 SAFE_TAGS = {"html", "head", "meta", "title", "body", "table", "tr", "td", "h1", "h2", "h3",
-             "p", "ol", "ul", "li", "thead", "tbody", "th", "blockquote", "strong", "em"}
+             "p", "ol", "ul", "li", "thead", "tbody", "th", "blockquote", "strong", "em",
+             "style", "span"}  # style: the page's own font and print rules (checked below)
 
 
 def test_html_from_an_export_is_text_in_the_draft_email_and_word_file(run):
@@ -370,6 +371,8 @@ def test_html_from_an_export_is_text_in_the_draft_email_and_word_file(run):
     text = "".join(html.text)
     assert IMG in text and FEE_LINK in text
     assert "&lt;" not in text and "&amp;" not in page  # escaped once, not twice
+    style = page.split("<style>", 1)[1].split("</style>", 1)[0]
+    assert IMG not in style and FEE_LINK not in style and "<" not in style
     words, _ = _docx_text(folder / "review.docx")
     assert IMG in words and FEE_LINK in words and "&lt;" not in words
 

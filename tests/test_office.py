@@ -386,9 +386,15 @@ def _line_joins(markdown: str) -> list[tuple[str, str]]:
             if plain.match(first) and plain.match(second)]
 
 
+# A paragraph written over several lines, as a manager editing review.md may write one
+# (the draft's own paragraphs are one line each: one per topic).
+WRAPPED = ("\n本月共受理报事工单 7 件\n其中报修 4 件。收费 calls\nEnglish words 后接中文"
+           "\n最后一行。\n")
+
+
 def test_docx_bold_quote_and_chinese_line_joins(run, tmp_path):
-    markdown = run["zh"]["review"]
-    document = _docx(run, tmp_path)
+    markdown = run["zh"]["review"] + WRAPPED
+    document = Document(str(write_review_docx(markdown, tmp_path / "wrapped.docx", "zh")))
     quote = _styled(document, "Quote")
     quoted = [line[2:] for line in markdown.splitlines() if line.startswith("> ")]
     assert quote == quoted and quote[0].startswith("本草稿由 yuebao")
@@ -396,7 +402,7 @@ def test_docx_bold_quote_and_chinese_line_joins(run, tmp_path):
     assert bold and all(f"**{text}**" in markdown for text in bold)
     texts = "\n".join(p.text for p in document.paragraphs)
     joins = _line_joins(markdown)
-    assert joins  # the overview paragraph spans several lines
+    assert len(joins) == 3  # the wrapped paragraph's lines, and only those
     for tail, head in joins:  # Chinese lines join with no stray space between them
         wide = {unicodedata.east_asian_width(ch) for ch in tail[-1] + head[0]} & {"W", "F"}
         assert (tail + head if wide else f"{tail} {head}") in texts

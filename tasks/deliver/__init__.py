@@ -8,6 +8,7 @@
 from yuebao.tasks.deliver.ledger import LedgerEntry, LedgerStatus, SendLedger, Standing, Verdict
 from yuebao.tasks.deliver.message import (
     OutgoingEmail,
+    attachment_name,
     build_message,
     content_hash,
     eml_path,
@@ -33,6 +34,7 @@ __all__ = [
     "SendLedger",
     "Standing",
     "Verdict",
+    "attachment_name",
     "build_message",
     "compose",
     "content_hash",

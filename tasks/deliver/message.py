@@ -8,9 +8,12 @@ faithful copy of what the managers received.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy as email_policy
+from email.charset import Charset
+from email.message import Message
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 from pathlib import Path
@@ -18,6 +21,8 @@ from pathlib import Path
 from yagmail.message import prepare_message  # type: ignore[import-untyped]
 
 from yuebao.files import safe_name
+from yuebao.months import Month
+from yuebao.words import labels
 
 # RFC 5322 lines end in CRLF; compat32 keeps yagmail's header encoding (RFC 2047).
 _WIRE = email_policy.compat32.clone(linesep="\r\n")
@@ -35,6 +40,38 @@ class OutgoingEmail:
     text: str
     attachments: tuple[Path, ...] = ()
     folder: str | None = None  # the scope's output folder name, unique in the month
+    # What each attachment is called in the email (same order); its file's name if empty.
+    attachment_names: tuple[str, ...] = ()
+
+    def names(self) -> tuple[str, ...]:
+        """The attachments' names as the recipient sees them."""
+        return self.attachment_names or tuple(Path(path).name for path in self.attachments)
+
+
+# The longest community name kept in an attachment's name: the pattern's words must fit
+# in the 255 bytes a file name may have on disk once the manager saves it.
+_NAME_CHARACTERS = 40
+
+
+def _file_name(text: str) -> str:
+    """A file name on every system: unsafe characters and runs of spaces become "_",
+    and no leading or trailing dots or spaces (Windows drops or refuses them)."""
+    return re.sub(r"[\s_]+", "_", safe_name(text)).strip(" ._") or "_"
+
+
+def attachment_name(file_name: str, scope_name: str, month: str, language: str) -> str:
+    """``锦江小区_2026年11月工作总结（草稿）.docx`` for ``review.docx`` of 锦江小区's November.
+
+    The pattern is ``[attachment]`` of labels.toml, keyed by the file's stable name on
+    disk; a file without a pattern keeps its own name. Managers save attachments of
+    every community and month into one folder, so the name says whose and which.
+    """
+    pattern = labels(language).get("attachment", {}).get(file_name)
+    if pattern is None:
+        return file_name
+    when = Month.parse(month)
+    name = _file_name(scope_name)[:_NAME_CHARACTERS]
+    return _file_name(pattern.format(name=name, year=when.year, month=when.month))
 
 
 def eml_path(outbox_dir: Path, email: OutgoingEmail) -> Path:
@@ -62,8 +99,8 @@ def content_hash(email: OutgoingEmail) -> str:
 
     for text in (email.month, email.scope, email.subject, email.html, email.text):
         part(text.encode("utf-8"))
-    for path in email.attachments:
-        part(Path(path).name.encode("utf-8"))
+    for path, name in zip(email.attachments, email.names(), strict=True):
+        part(name.encode("utf-8"))
         part(_attachment_bytes(Path(path)))
     return digest.hexdigest()
 
@@ -109,10 +146,13 @@ def build_message(email: OutgoingEmail, *, sender: str, sender_name: str | None,
     * yagmail writes From as ``"addr" <addr>`` when there is no display name and
       escapes quotes in a name before ``formataddr`` escapes them again; From is
       rewritten with ``formataddr`` alone (a Chinese name is RFC 2047 encoded).
-    * yagmail marks only ``application/*`` files as attachments; image and text
-      files get an explicit ``Content-Disposition: attachment`` so that clients
-      do not show them inline in the body, and text files a ``charset=utf-8``
-      (without it a Chinese review.md opens as mojibake).
+    * yagmail marks only ``application/*`` files as attachments, under their
+      file's name; every attachment gets ``Content-Disposition: attachment`` with
+      its name from ``email.names()`` (RFC 2231, ``filename*=utf-8''...``, when it
+      is not ASCII; the Content-Type's ``name`` as an RFC 2047 word for clients
+      that read only that one), so that clients do not show image or text files
+      inline in the body; text files also get a ``charset=utf-8`` (without it a
+      Chinese review.md opens as mojibake).
 
     ``prettify_html=False`` because yagmail would otherwise import premailer,
     which is not a dependency. The tree is serialised here instead of with
@@ -148,9 +188,18 @@ def build_message(email: OutgoingEmail, *, sender: str, sender_name: str | None,
     related = alternative.get_payload()[1]
     alternative.get_payload()[0] = MIMEText(email.text, "plain", "utf-8")
     related.get_payload()[0] = MIMEText(email.html, "html", "utf-8")
-    for part, path in zip(attached, email.attachments, strict=True):
-        if part.get("Content-Disposition") is None:
-            part.add_header("Content-Disposition", "attachment", filename=Path(path).name)
+    for part, name in zip(attached, email.names(), strict=True):
+        _name_attachment(part, name)
         if part.get_content_maintype() == "text" and part.get_param("charset") is None:
             part.set_param("charset", "utf-8")  # our files are UTF-8; say so, or it is ASCII
     return identity, msg.as_bytes(policy=_WIRE)
+
+
+def _name_attachment(part: Message, name: str) -> None:
+    """``Content-Disposition: attachment`` under ``name``, RFC 2231 encoded if not ASCII."""
+    ascii_only = name.isascii()
+    del part["Content-Disposition"]
+    part.add_header("Content-Disposition", "attachment",
+                    filename=name if ascii_only else ("utf-8", "", name))
+    # One encoded word, as Outlook and Thunderbird write it (Header would split it in two).
+    part.set_param("name", name if ascii_only else Charset("utf-8").header_encode(name))

@@ -27,7 +27,13 @@ from yuebao.errors import UsageError
 from yuebao.files import write_bytes
 from yuebao.schema import PORTFOLIO
 from yuebao.tasks.deliver.ledger import SendLedger, Standing, Verdict, recipient_key
-from yuebao.tasks.deliver.message import OutgoingEmail, build_message, content_hash, eml_path
+from yuebao.tasks.deliver.message import (
+    OutgoingEmail,
+    attachment_name,
+    build_message,
+    content_hash,
+    eml_path,
+)
 from yuebao.tasks.deliver.secrets import smtp_password
 from yuebao.tasks.deliver.smtp import Job, Outcome, clean, send_batch, tls_context
 from yuebao.tasks.deliver.status import (
@@ -256,6 +262,8 @@ def compose(rendered: Sequence[Rendered], month_dir: Path, config: Config,
             month=month, scope=review.scope, to=tuple(to), subject=review.subject,
             html=review.html, text=review.markdown, attachments=review.paths(month_dir),
             folder=review.folder,
+            attachment_names=tuple(attachment_name(file, review.name, month, config.language)
+                                   for file in review.files),
         ))
     return emails
 
