@@ -24,7 +24,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from tests.conftest import SAMPLE_MONTH
+from conftest import SAMPLE_MONTH
 from yuebao.config import load_config
 from yuebao.errors import UsageError
 from yuebao.months import Month
@@ -356,3 +356,45 @@ def test_a_wrong_password_is_a_usage_error_without_the_password(remote, tmp_path
 
     assert SECRET not in str(raised.value) and "\n" not in str(raised.value)
     assert remote.reads == 0
+
+
+@pytest.mark.parametrize("remote", ["s3"], indirect=True)
+def test_the_flows_pull_the_exports_and_reports_name_their_urls(remote, prefect_server,
+                                                                 tmp_path, capfd):
+    import pandas as pd
+
+    from yuebao.flows.monthly_review import monthly_review, validate_exports
+
+    monthly_review(str(remote.config_path), SAMPLE_MONTH, send=False)
+
+    month_dir = tmp_path / "out" / SAMPLE_MONTH
+    files = sorted(p.relative_to(remote.exports.parent).as_posix()
+                   for p in remote.exports.rglob("*") if p.is_file())
+    quality = json.loads((month_dir / "data_quality.json").read_text("utf-8"))
+    assert sorted(f["file"] for f in quality["files"]) == sorted(remote.url(f) for f in files)
+    local_figures, _ = _figures(remote.local_config)
+    for scope, document in local_figures.items():
+        written = json.loads((month_dir / scope / "metrics.json").read_text("utf-8"))
+        assert written["tickets"] == document["tickets"]
+        assert written["fees"] == document["fees"]
+    reads = remote.reads
+
+    # A bad row in one export: validate downloads that file only, and names its URL and line.
+    relative = "exports/松花苑/工单.csv"
+    lines = (remote.exports / "松花苑" / "工单.csv").read_bytes().decode(
+        "gb18030").splitlines(keepends=True)
+    lines[2] = lines[2].replace("2024年8月2日 9时55分5秒", "某日上午", 1)
+    remote.replace(relative, "".join(lines).encode("gb18030"))
+    report = validate_exports(str(remote.config_path))
+
+    assert remote.reads == reads + 1
+    assert remote.url(relative) in report
+    quarantine = pd.read_csv(tmp_path / "out" / "validate" / "quarantine.csv", dtype=str)
+    named = quarantine[(quarantine["file"] == remote.url(relative))
+                       & (quarantine["line"] == "3")]
+    assert named["field"].tolist() == ["created_at"]
+    output = capfd.readouterr()
+    assert SECRET not in output.out + output.err + report
+    assert not any(SECRET in p.read_text("utf-8", errors="replace")
+                   for p in (tmp_path / "out").rglob("*") if p.is_file()
+                   and p.suffix in (".json", ".csv", ".md", ".html"))
