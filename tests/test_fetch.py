@@ -23,8 +23,9 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-
 from conftest import SAMPLE_MONTH
+
+from yuebao.cli import main
 from yuebao.config import load_config
 from yuebao.errors import UsageError
 from yuebao.months import Month
@@ -330,7 +331,7 @@ def test_a_bad_row_is_named_by_its_url_and_line(remote, tmp_path):
     assert not data.quarantine["file"].str.contains("downloads").any()
 
 
-def test_a_missing_credential_names_the_variable(remote, tmp_path, monkeypatch):
+def test_a_missing_credential_names_the_variable(remote, tmp_path, monkeypatch, capsys):
     variable = {"s3": "YUEBAO_TEST_S3_SECRET", "sftp": "YUEBAO_TEST_SFTP_PASSWORD",
                 "http": "YUEBAO_TEST_HTTP_PASSWORD"}[remote.kind]
     monkeypatch.delenv(variable)
@@ -341,6 +342,9 @@ def test_a_missing_credential_names_the_variable(remote, tmp_path, monkeypatch):
     message = str(raised.value)
     assert variable in message and "is not set" in message
     assert SECRET not in message and "\n" not in message
+    # The command says so before Prefect starts: exit status 2 and that one line.
+    assert main(["run", "--config", str(remote.config_path), "--no-send"]) == 2
+    assert capsys.readouterr().err.strip() == f"yuebao: {message}"
     assert remote.reads == 0
 
 

@@ -164,11 +164,17 @@ class _KnownHosts(paramiko.MissingHostKeyPolicy):
             f"`ssh-keyscan` into known_hosts, or name a file with known_hosts")
 
 
-def _secret(storage: Storage | None, name: str, where: str, what: str) -> str | None:
+_WHAT = {"key": "the access key id", "secret": "the secret access key",
+         "token": "the token", "password": "the password",
+         "passphrase": "the passphrase of key_file"}
+
+
+def _secret(storage: Storage | None, name: str, where: str) -> str | None:
+    """A secret the storage names (``<name>_env`` or ``<name>_block``), or None."""
     if storage is None:
         return None
     return named_secret(getattr(storage, f"{name}_env"), getattr(storage, f"{name}_block"),
-                        f"{where}.{name}", what)
+                        f"{where}.{name}", f"{_WHAT[name]} for {storage.url}")
 
 
 def _ssl_context(storage: Storage | None, config: Config, where: str) -> ssl.SSLContext | None:
@@ -186,9 +192,9 @@ def _ssl_context(storage: Storage | None, config: Config, where: str) -> ssl.SSL
 def _s3(storage: Storage | None, config: Config, where: str) -> AbstractFileSystem:
     from s3fs import S3FileSystem
 
-    key = _secret(storage, "key", where, f"the access key id for {storage and storage.url}")
-    secret = _secret(storage, "secret", where, f"the secret key for {storage and storage.url}")
-    token = _secret(storage, "token", where, f"the session token for {storage and storage.url}")
+    key = _secret(storage, "key", where)
+    secret = _secret(storage, "secret", where)
+    token = _secret(storage, "token", where)
     if (key is None) != (secret is None):
         raise UsageError(f"{where}: name both the access key (key_env or key_block) and the "
                          "secret key (secret_env or secret_block), or neither")
@@ -216,8 +222,8 @@ def _sftp(url: str, storage: Storage | None, config: Config, where: str) -> Abst
 
     parts = urlsplit(url)
     user = parts.username or (storage.user if storage else None)
-    password = _secret(storage, "password", where, f"the SFTP password of {user}")
-    passphrase = _secret(storage, "passphrase", where, "the passphrase of key_file")
+    password = _secret(storage, "password", where)
+    passphrase = _secret(storage, "passphrase", where)
     key_file = config.resolve(storage.key_file) if storage and storage.key_file else None
     known = [config.resolve(storage.known_hosts)] if storage and storage.known_hosts else [
         Path("~/.ssh/known_hosts").expanduser()]
@@ -238,8 +244,8 @@ def _http(url: str, storage: Storage | None, config: Config, where: str) -> Abst
 
     parts = urlsplit(url)
     user = parts.username or (storage.user if storage else None)
-    password = _secret(storage, "password", where, f"the HTTP password of {user}")
-    token = _secret(storage, "token", where, "the bearer token")
+    password = _secret(storage, "password", where)
+    token = _secret(storage, "token", where)
     timeout = storage.timeout_seconds if storage else 60
     client_kwargs: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(total=timeout)}
     options: dict[str, Any] = {}
@@ -287,5 +293,5 @@ def check_credentials(url: str, config: Config) -> None:
     name, storage = named
     for secret in ("key", "secret", "token", "password", "passphrase"):
         if getattr(storage, f"{secret}_block") is None:
-            _secret(storage, secret, f"storage.{name}", f"the {secret} for {storage.url}")
+            _secret(storage, secret, f"storage.{name}")
 
