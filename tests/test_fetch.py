@@ -149,6 +149,7 @@ class _Http:
     def __init__(self, root: Path) -> None:
         outer = self
         self.reads: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()
         expected = "Basic " + base64.b64encode(f"{USER}:{SECRET}".encode()).decode()
 
         class Handler(http.server.SimpleHTTPRequestHandler):
@@ -163,8 +164,13 @@ class _Http:
 
             def do_GET(self):
                 if self._allowed():
-                    if not self.path.endswith("/"):
-                        outer.reads[unquote(self.path)] += 1
+                    path = unquote(self.path)
+                    if not path.endswith("/"):
+                        outer.reads[path] += 1
+                    if outer.failures[path] > 0:  # a server having a bad moment
+                        outer.failures[path] -= 1
+                        self.send_error(503)
+                        return
                     super().do_GET()
 
             def do_HEAD(self):
@@ -309,6 +315,12 @@ def test_remote_exports_give_the_local_figures_and_are_downloaded_once(remote, t
     local = next(e.path for e in third.exports["bills"] if e.shown == remote.url(changed))
     assert local.read_bytes() == old + old.splitlines(keepends=True)[-1]
 
+    # A damaged copy (cut short on disk) is not trusted: it is downloaded again.
+    local.write_bytes(local.read_bytes()[:1000])
+    fourth = fetch_sources(load_config(remote.config_path), Downloads(tmp_path / "cache"))
+    assert fourth.downloaded == [remote.url(changed)]
+    assert local.read_bytes() == old + old.splitlines(keepends=True)[-1]
+
     output = capfd.readouterr()
     assert SECRET not in output.out + output.err
     assert not any(SECRET.encode() in p.read_bytes()
@@ -360,6 +372,59 @@ def test_a_wrong_password_is_a_usage_error_without_the_password(remote, tmp_path
 
     assert SECRET not in str(raised.value) and "\n" not in str(raised.value)
     assert remote.reads == 0
+
+
+@pytest.mark.parametrize("remote", ["http"], indirect=True)
+def test_transient_errors_are_retried_and_a_missing_file_is_not(remote, tmp_path):
+    with remote.config_path.open("a", encoding="utf-8") as file:  # into [storage.portal]
+        file.write("retry_attempts = 3\nretry_initial_seconds = 0.05\n")
+    target = "/exports/松花苑/账单.csv"
+    remote.server.failures[target] = 2
+
+    fetched = fetch_sources(load_config(remote.config_path), Downloads(tmp_path / "cache"))
+
+    assert remote.server.reads[target] == 3  # two 503 replies, then the file
+    assert len(fetched.downloaded) == 12
+    local = next(e.path for e in fetched.exports["bills"] if e.shown.endswith("松花苑/账单.csv"))
+    assert local.read_bytes() == (remote.exports / "松花苑" / "账单.csv").read_bytes()
+
+    # Failing more often than retry_attempts: the run fails naming the URL, and the
+    # entry keeps the last good copy.
+    remote.replace(target.lstrip("/"), local.read_bytes() + b"\n")
+    remote.server.failures[target] = 3
+    with pytest.raises(OSError, match=r"松花苑/账单\.csv.*503.*gave up"):
+        fetch_sources(load_config(remote.config_path), Downloads(tmp_path / "cache"))
+    assert remote.server.reads[target] == 6
+    assert local.read_bytes() == (remote.exports / "松花苑" / "账单.csv").read_bytes()
+
+    # A file that is not there is a usage error at once: asking again would not help.
+    text = remote.config_path.read_text("utf-8")
+    remote.config_path.write_text(text.replace("/*/账单.*", "/松花苑/没有这个文件.csv"), "utf-8")
+    with pytest.raises(UsageError, match=r"没有这个文件\.csv: no such file on the server"):
+        fetch_sources(load_config(remote.config_path), Downloads(tmp_path / "cache"))
+    # fsspec asks by HEAD, then once by GET; no retry asks again.
+    assert remote.server.reads["/exports/松花苑/没有这个文件.csv"] <= 1
+
+
+@pytest.mark.parametrize("remote", ["sftp"], indirect=True)
+def test_a_password_from_a_prefect_secret_block(remote, prefect_server, tmp_path, monkeypatch):
+    from prefect.blocks.system import Secret
+
+    Secret(value=SECRET).save("yuebao-test-sftp-password", overwrite=True)
+    monkeypatch.delenv("YUEBAO_TEST_SFTP_PASSWORD")
+    text = remote.config_path.read_text("utf-8").replace(
+        'password_env = "YUEBAO_TEST_SFTP_PASSWORD"',
+        'password_block = "yuebao-test-sftp-password"')
+    remote.config_path.write_text(text, "utf-8")
+
+    fetched = fetch_sources(load_config(remote.config_path), Downloads(tmp_path / "cache"))
+
+    assert len(fetched.downloaded) == 12 and remote.server.logins[-1] == USER
+    text = text.replace("yuebao-test-sftp-password", "no-such-block")
+    remote.config_path.write_text(text, "utf-8")
+    with pytest.raises(UsageError, match=r"storage\.erp\.password_block: cannot load the "
+                                         "Prefect Secret block 'no-such-block'"):
+        fetch_sources(load_config(remote.config_path), Downloads(tmp_path / "cache2"))
 
 
 @pytest.mark.parametrize("remote", ["s3"], indirect=True)
