@@ -146,7 +146,7 @@ class _Sftp:
 class _Http:
     """http.server on a free loopback port: basic auth, directory listings, counted GETs."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, tls=None) -> None:
         outer = self
         self.reads: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
@@ -182,6 +182,9 @@ class _Http:
 
         handler = functools.partial(Handler, directory=str(root))
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        if tls is not None:  # https with a self-signed certificate
+            self.server.socket = tls.server_context().wrap_socket(self.server.socket,
+                                                                  server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -198,7 +201,7 @@ class _Http:
 class Remote:
     """One kind of server holding the sample's exports, and a config reading them from it."""
 
-    def __init__(self, kind: str, sample, tmp_path: Path) -> None:
+    def __init__(self, kind: str, sample, tmp_path: Path, tls=None) -> None:
         config_path, data = sample
         self.kind, self.local_config = kind, config_path
         self.exports = data.exports_dir
@@ -219,10 +222,12 @@ class Remote:
                        'password_env = "YUEBAO_TEST_SFTP_PASSWORD"\n'
                        f'known_hosts = "{self.server.known_hosts}"\n')
         else:
-            self.server = _Http(self.served)
-            self.base = f"http://127.0.0.1:{self.server.port}/exports"
-            storage = (f'[storage.portal]\nurl = "http://127.0.0.1:{self.server.port}/"\n'
-                       f'user = "{USER}"\npassword_env = "YUEBAO_TEST_HTTP_PASSWORD"\n')
+            self.server = _Http(self.served, tls)
+            scheme = "https" if tls else "http"
+            self.base = f"{scheme}://127.0.0.1:{self.server.port}/exports"
+            storage = (f'[storage.portal]\nurl = "{scheme}://127.0.0.1:{self.server.port}/"\n'
+                       f'user = "{USER}"\npassword_env = "YUEBAO_TEST_HTTP_PASSWORD"\n'
+                       + (f'ca_file = "{tls.cert}"\n' if tls else ""))
         text = config_path.read_text("utf-8")
         for table, name in zip(TABLES, ("工单", "账单", "收款"), strict=True):
             text = re.sub(rf"^{table} = .*$", f'{table} = ["{self.base}/*/{name}.*"]', text,
@@ -256,7 +261,8 @@ def remote(request, sample, tmp_path, monkeypatch):
         monkeypatch.setenv(f"YUEBAO_TEST_{name}", KEY_ID if name == "S3_KEY" else SECRET)
     for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name, raising=False)
-    server = Remote(request.param, sample, tmp_path)
+    tls = request.getfixturevalue("smtp_tls") if request.param == "https" else None
+    server = Remote(request.param, sample, tmp_path, tls)
     try:
         yield server
     finally:
@@ -372,6 +378,22 @@ def test_a_wrong_password_is_a_usage_error_without_the_password(remote, tmp_path
 
     assert SECRET not in str(raised.value) and "\n" not in str(raised.value)
     assert remote.reads == 0
+
+
+@pytest.mark.parametrize("remote", ["https"], indirect=True)
+def test_https_with_the_company_servers_own_certificate(remote, tmp_path):
+    fetched = fetch_sources(load_config(remote.config_path), Downloads(tmp_path / "cache"))
+    assert len(fetched.downloaded) == 12 and fetched.downloaded[0].startswith("https://")
+    reads = remote.reads
+    again = fetch_sources(load_config(remote.config_path), Downloads(tmp_path / "cache"))
+    assert again.downloaded == [] and remote.reads == reads
+
+    # Without the CA file the certificate is not trusted, and nothing is read.
+    text = remote.config_path.read_text("utf-8")
+    remote.config_path.write_text(re.sub(r"^ca_file = .*$", "", text, flags=re.M), "utf-8")
+    with pytest.raises(UsageError, match="certificate verify failed"):
+        fetch_sources(load_config(remote.config_path), Downloads(tmp_path / "cache2"))
+    assert remote.reads == reads
 
 
 @pytest.mark.parametrize("remote", ["http"], indirect=True)

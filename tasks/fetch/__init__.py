@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,10 @@ def _failure(error: BaseException, url: str, where: str) -> Exception:
     status = error.status if isinstance(error, aiohttp.ClientResponseError) else None
     if isinstance(error, FileNotFoundError) or status in (404, 410):
         return UsageError(f"{url}: no such file on the server")
+    if isinstance(error, ssl.SSLCertVerificationError
+                  | aiohttp.ClientConnectorCertificateError):
+        return UsageError(f"{url}: the server's certificate is not trusted ({reason}); if it "
+                          f"is the company's own, name its CA certificate with {where}.ca_file")
     if transient(error):
         return OSError(f"{url}: {reason} (gave up after retrying)")
     if status is not None:

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import re
+import ssl
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -55,7 +56,8 @@ def transient(error: BaseException) -> bool:
     import botocore.exceptions
 
     if isinstance(error, UsageError | FileNotFoundError | PermissionError | IsADirectoryError
-                  | NotADirectoryError | paramiko.AuthenticationException
+                  | NotADirectoryError | ssl.SSLCertVerificationError
+                  | aiohttp.ClientConnectorCertificateError | paramiko.AuthenticationException
                   | paramiko.BadHostKeyException | botocore.exceptions.NoCredentialsError):
         return False
     if isinstance(error, aiohttp.ClientResponseError):
