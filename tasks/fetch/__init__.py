@@ -18,7 +18,7 @@ import logging
 import os
 import ssl
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -87,9 +87,9 @@ def _remote(url: str, table: str, config: Config, downloads: Downloads,
            named[0] if named else "")
     try:
         if key not in locations:
-            locations[key] = retrying(storage, url)(location, url, config)
+            locations[key] = retrying(storage, url, downloads.logger)(location, url, config)
         place = locations[key]
-        files = retrying(storage, url)(place.files, url)
+        files = retrying(storage, url, downloads.logger)(place.files, url)
     except Exception as error:
         raise _failure(error, url, where) from error
     if not files:
@@ -103,6 +103,16 @@ def _remote(url: str, table: str, config: Config, downloads: Downloads,
     return exports
 
 
+def _order(name: str) -> tuple[str, ...]:
+    """A file's place in its table: by path part, as local exports always were (a Path's
+    order), URLs after local files and compared the same way."""
+    if not remote_scheme(name):
+        return Path(name).parts
+    scheme, _, rest = name.partition("://")
+    host, _, path = rest.partition("/")
+    return (f"{scheme}://{host}", *PurePosixPath("/" + path).parts)
+
+
 def fetch_sources(config: Config, downloads: Downloads | None = None,
                   logger: logging.Logger | logging.LoggerAdapter | None = None) -> Fetched:
     """Every configured export as a local file with its name for reports.
@@ -113,6 +123,7 @@ def fetch_sources(config: Config, downloads: Downloads | None = None,
     """
     downloads = downloads or config_downloads(config)
     logger = logger or logging.getLogger("yuebao.fetch")
+    downloads.logger = logger
     locations: dict[tuple[str, str, str], Location] = {}
     exports: dict[str, list[Export]] = {}
     try:
@@ -128,7 +139,7 @@ def fetch_sources(config: Config, downloads: Downloads | None = None,
             for url in (e for e in entries if remote_scheme(e)):
                 found.update({e.shown: e for e in _remote(url, table, config, downloads,
                                                           locations)})
-            exports[table] = [found[key] for key in sorted(found)]
+            exports[table] = [found[key] for key in sorted(found, key=_order)]
     finally:
         for place in locations.values():
             client = getattr(place.fs, "client", None)  # an SFTP connection

@@ -67,7 +67,8 @@ def transient(error: BaseException) -> bool:
                       | botocore.exceptions.ConnectionError)
 
 
-def retrying(storage: Storage | None, url: str) -> Retrying:
+def retrying(storage: Storage | None, url: str,
+             logger: logging.Logger | logging.LoggerAdapter | None = None) -> Retrying:
     """The retry policy of one remote file: the storage's attempts and backoff."""
     attempts = storage.retry_attempts if storage else 4
     initial = storage.retry_initial_seconds if storage else 2
@@ -75,7 +76,7 @@ def retrying(storage: Storage | None, url: str) -> Retrying:
 
     def note(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
-        log.warning("%s: %s; trying again (attempt %d of %d)", url,
+        (logger or log).warning("%s: %s; trying again (attempt %d of %d)", url,
                     " ".join(str(error).split()) or type(error).__name__,
                     state.attempt_number + 1, attempts)
 
@@ -96,6 +97,7 @@ class Downloads:
     def __init__(self, folder: Path, reuse: bool = True) -> None:
         self.folder = Path(folder) / "downloads" / "v1"
         self.reuse = reuse  # False: download everything again (--no-cache)
+        self.logger: logging.Logger | logging.LoggerAdapter = log  # retries are told here
         self.downloaded: list[str] = []
         self.reused: list[str] = []
 
@@ -126,7 +128,7 @@ class Downloads:
                 return local
             with contextlib.suppress(FileNotFoundError):
                 (entry / "source.json").unlink()
-            policy = retry() if retry else retrying(location.storage, file.url)
+            policy = retry() if retry else retrying(location.storage, file.url, self.logger)
             size = policy(self._download, location, file, local)
             _write_json(entry / "source.json", {
                 "format": FORMAT, "url": file.url, "fingerprint": file.fingerprint,
