@@ -62,8 +62,8 @@ def _failure(error: BaseException, url: str, where: str) -> Exception:
     if isinstance(error, UsageError):
         return error
     reason = one_line(error, named=True)
-    status = error.status if isinstance(error, aiohttp.ClientResponseError) else None
-    if isinstance(error, FileNotFoundError) or status in (404, 410):
+    response = error if isinstance(error, aiohttp.ClientResponseError) else None
+    if isinstance(error, FileNotFoundError) or (response and response.status in (404, 410)):
         return UsageError(f"{url}: no such file on the server")
     if isinstance(error, ssl.SSLCertVerificationError
                   | aiohttp.ClientConnectorCertificateError):
@@ -71,8 +71,8 @@ def _failure(error: BaseException, url: str, where: str) -> Exception:
                           f"is the company's own, name its CA certificate with {where}.ca_file")
     if transient(error):
         return OSError(f"{url}: {reason} (gave up after retrying)")
-    if status is not None:
-        return UsageError(f"{url}: the server answered {status} {error.message}; "  # type: ignore[attr-defined]
+    if response is not None:
+        return UsageError(f"{url}: the server answered {response.status} {response.message}; "
                           f"check the URL and the credentials {where} names")
     return UsageError(f"{url}: cannot be read ({reason}); "
                       f"check the URL and the credentials {where} names")
