@@ -429,6 +429,21 @@ def test_transient_errors_are_retried_and_a_missing_file_is_not(remote, tmp_path
 
 
 @pytest.mark.parametrize("remote", ["sftp"], indirect=True)
+def test_an_sftp_server_with_an_unknown_host_key_gets_no_password(remote, tmp_path):
+    import asyncssh
+
+    known = remote.server.known_hosts
+    other = asyncssh.generate_private_key("ssh-ed25519").export_public_key("openssh").decode()
+    known.write_text(f"[127.0.0.1]:{remote.server.port} {' '.join(other.split()[:2])}\n")
+    with pytest.raises(UsageError, match="showed a host key that is not the one in"):
+        fetch_sources(load_config(remote.config_path), Downloads(tmp_path / "cache"))
+    known.write_text("")
+    with pytest.raises(UsageError, match=r"the host key of the SFTP server .* is not known"):
+        fetch_sources(load_config(remote.config_path), Downloads(tmp_path / "cache"))
+    assert remote.server.logins == [] and remote.reads == 0
+
+
+@pytest.mark.parametrize("remote", ["sftp"], indirect=True)
 def test_a_password_from_a_prefect_secret_block(remote, prefect_server, tmp_path, monkeypatch):
     from prefect.blocks.system import Secret
 

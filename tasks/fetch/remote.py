@@ -78,7 +78,8 @@ class Location:
         path = self.path(url)
         magic = _HTTP_MAGIC if self.scheme in ("http", "https") else _MAGIC
         if magic.search(path) and self.scheme in ("http", "https"):
-            infos = [(name, {}) for name in self._web_glob(path)]
+            # A web server's folder listing has names only: a HEAD each gives size and ETag.
+            infos = [(name, self.fs.info(name)) for name in self._web_glob(path)]
         elif magic.search(path):
             found = self.fs.glob(path, detail=True)
             infos = [(name, info) for name, info in sorted(found.items())
@@ -88,12 +89,8 @@ class Location:
             if info.get("type", "file") != "file":
                 raise IsADirectoryError(f"{url} is a folder; name its files, e.g. {url}/*.csv")
             infos = [(path, info)]
-        # A web server's folder listing has names only: a HEAD each gives size and ETag.
-        infos = [(name, info if fingerprint(info) else self.fs.info(name))
-                 for name, info in infos]
         return [RemoteFile(self.url(name), name, _size(info), fingerprint(info))
                 for name, info in infos]
-
 
     def _web_glob(self, url: str) -> list[str]:
         """The files a web server's folder listings show for a glob, folder level by level.
