@@ -42,6 +42,7 @@ from yuebao.tasks.bookkeeping import (
 from yuebao.tasks.deliver import deliver_task as _deliver_task
 from yuebao.tasks.draft import draft_task as _draft_task
 from yuebao.tasks.draft.records import last_reviews_task
+from yuebao.tasks.fetch import fetch_task as _fetch_task
 from yuebao.tasks.ingest import Ingested
 from yuebao.tasks.ingest import ingest_task as _ingest_task
 from yuebao.tasks.metrics import coverage_task as _coverage_task
@@ -65,10 +66,13 @@ def _transient(task: object, task_run: object, state: State) -> bool:
 
 
 # The retry policy, in one place. Tasks that touch the outside retry with a delay on
-# transient errors: reading the exports (a share or bucket that hiccups) and sending
+# transient errors: pulling the exports (each remote file is retried inside the task,
+# with tenacity and the storage's retry_* settings, so a Prefect retry would only
+# multiply the attempts), reading them (a network share that hiccups) and sending
 # (SMTP's own temporary replies are retried per recipient inside the task, with
 # tenacity; a Prefect retry re-runs the task, and the send ledger skips what was
 # sent). Pure computation never retries: the same input fails the same way.
+fetch_task = _fetch_task.with_options(retries=0)
 ingest_task = _ingest_task.with_options(retries=2, retry_delay_seconds=[10, 60],
                                         retry_condition_fn=_transient)
 deliver_task = _deliver_task.with_options(retries=2, retry_delay_seconds=[30, 120],
@@ -77,6 +81,11 @@ coverage_task = _coverage_task.with_options(retries=0)
 metrics_task = _metrics_task.with_options(retries=0)
 history_task = _history_task.with_options(retries=0)
 draft_task = _draft_task.with_options(retries=0)
+
+
+def read_exports(config: Config) -> Ingested:
+    """The exports pulled from where they live, then read into the canonical tables."""
+    return ingest_task(config, fetch_task(config).exports)
 
 
 def report_month(month: str | None, timezone: str) -> Month:
@@ -176,7 +185,7 @@ def monthly_review(config_path: str, month: str | None = None,
     config = load_config(config_path)
     target = report_month(month, config.timezone)
     get_run_logger().info("Reviewing %s for %d communities", target, len(config.communities))
-    ingested = shared.ingested if shared is not None else ingest_task(config)
+    ingested = shared.ingested if shared is not None else read_exports(config)
     output_dir = config.resolve(config.output_dir)
     lock = lock_month_task(output_dir, str(target), config.lock_wait_seconds)
     try:
@@ -254,7 +263,7 @@ def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
         return rows + [{"month": str(m), "scope": "*", "status": "would_run", "detail": ""}
                        for m in chosen]
     if chosen:
-        shared = SharedIngest(ingest_task(config), chosen)
+        shared = SharedIngest(read_exports(config), chosen)
         child = monthly_review.with_options(task_runner=_current_task_runner())
         logger.info("Running %d months, up to %d at once", len(chosen), max_parallel)
 
@@ -293,7 +302,7 @@ def validate_exports(config_path: str, month: str | None = None) -> str:
     ``<output_dir>/validate/quarantine.csv`` for the data person.
     """
     config = load_config(config_path)
-    ingested = ingest_task(config)
+    ingested = read_exports(config)
     folder = config.resolve(config.output_dir) / "validate"
     quality_files(folder, ingested, config.language)
     report = validation_report(ingested, config_path, config.sources.profile, config.language,

@@ -100,18 +100,23 @@ def test_each_month_is_a_child_flow_run_and_parallel_months_give_the_same_output
     from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 
     monkeypatch.setattr(review_flows, "draft_task", draft_failing_in_august)
-    ingests = []
-    real_ingest = review_flows.ingest_task
+    ingests, fetches = [], []
+    real_ingest, real_fetch = review_flows.ingest_task, review_flows.fetch_task
 
-    def counted_ingest(config):
+    def counted_ingest(config, fetched=None):
         ingests.append(1)
-        return real_ingest(config)
+        return real_ingest(config, fetched)
+
+    def counted_fetch(config):
+        fetches.append(1)
+        return real_fetch(config)
 
     monkeypatch.setattr(review_flows, "ingest_task", counted_ingest)
+    monkeypatch.setattr(review_flows, "fetch_task", counted_fetch)
     state = backfill(str(config), "2025-07", "2025-09", reprocess="all", return_state=True)
     assert state.type.value == "FAILED"
     assert "1 of 3 months failed (2025-08)" in state.message
-    assert len(ingests) == 1  # one reading of the exports for the three months
+    assert len(ingests) == len(fetches) == 1  # one reading of the exports for the 3 months
     assert _children(state.state_details.flow_run_id) == {
         "review-2025-07": "COMPLETED", "review-2025-08": "FAILED",
         "review-2025-09": "COMPLETED"}

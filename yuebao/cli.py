@@ -89,13 +89,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _check_run(config_path: Path, sending: bool) -> None:
     """Everything that would make the run a usage error, found before Prefect starts."""
-    from yuebao.tasks.ingest import find_exports
+    from yuebao.tasks.fetch import check_sources
 
     config = load_config(config_path)
-    for table in ("tickets", "bills", "payments"):
-        patterns = getattr(config.sources, table)
-        if patterns:
-            find_exports(patterns, config.base_dir, table)
+    check_sources(config)  # local files exist, remote ones' secrets are set
     smtp = config.delivery.smtp
     if sending and config.delivery.method == "smtp" and smtp and not smtp.password_block:
         from yuebao.tasks.deliver import smtp_password

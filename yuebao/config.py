@@ -7,6 +7,7 @@ module needs to know where the file was.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -31,6 +32,34 @@ class SlaRule(_Strict):
     resolution_hours: float = Field(gt=0)
 
 
+# The URL schemes an export may be pulled from (tasks/fetch); anything else is a local path.
+REMOTE_SCHEMES = ("s3", "sftp", "http", "https")
+
+
+def remote_scheme(entry: str) -> str | None:
+    """The scheme of a ``sources`` entry that is a URL, or None for a local path or glob."""
+    scheme, found, _ = entry.partition("://")
+    return scheme.lower() if found and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]+", scheme) else None
+
+
+def _check_url(url: str) -> str:
+    """A URL as the config may hold it: a known scheme, a host, and no secret in it."""
+    from urllib.parse import urlsplit
+
+    scheme = remote_scheme(url)
+    if scheme not in REMOTE_SCHEMES:
+        raise ValueError(f"{url!r}: unsupported URL scheme {scheme!r} "
+                         "(use a local path or glob, s3://, sftp://, http:// or https://)")
+    parts = urlsplit(url)
+    if parts.password is not None:
+        raise ValueError(f"{parts.scheme}://{parts.hostname}...: a password in the URL would "
+                         "sit in the config file; name an environment variable or a Prefect "
+                         "Secret block in a [storage.<name>] table instead")
+    if not parts.netloc:
+        raise ValueError(f"{url!r}: no host or bucket after {scheme}://")
+    return url
+
+
 class Sources(_Strict):
     profile: str = "canonical"
     tickets: list[str] = []
@@ -41,6 +70,62 @@ class Sources(_Strict):
     @classmethod
     def _one_or_many(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("tickets", "bills", "payments")
+    @classmethod
+    def _known_urls(cls, value: list[str]) -> list[str]:
+        return [_check_url(entry) if remote_scheme(entry) else entry for entry in value]
+
+    def remote(self) -> bool:
+        """Whether any export is pulled from a URL."""
+        return any(remote_scheme(e) for e in [*self.tickets, *self.bills, *self.payments])
+
+
+class Storage(_Strict):
+    """Where remote exports live and how to log in there (docs/configuration.md).
+
+    Applies to every ``sources`` URL that starts with ``url``. Secrets are named,
+    never written: ``*_env`` is an environment variable's name, ``*_block`` a
+    Prefect Secret block's name (the variable wins when both are set).
+    """
+
+    url: str
+    # S3-compatible object storage (Aliyun OSS, Tencent COS, MinIO, AWS S3)
+    endpoint_url: str | None = None
+    region: str | None = None
+    addressing_style: Literal["auto", "virtual", "path"] = "auto"
+    key_env: str | None = None
+    key_block: str | None = None
+    secret_env: str | None = None
+    secret_block: str | None = None
+    # SFTP and HTTP(S) basic authentication
+    user: str | None = None
+    password_env: str | None = None
+    password_block: str | None = None
+    # SFTP: a private key file (its passphrase named like the password) and the host keys
+    key_file: Path | None = None
+    passphrase_env: str | None = None
+    passphrase_block: str | None = None
+    known_hosts: Path | None = None
+    # S3 session token, or HTTP(S) bearer token
+    token_env: str | None = None
+    token_block: str | None = None
+    ca_file: Path | None = None  # an extra CA bundle for a company server's own certificate
+    timeout_seconds: float = Field(default=60, gt=0)
+    # Transient failures (a dropped connection, a 5xx reply) are retried per file
+    # with exponential backoff; a missing file or a refused login is not.
+    retry_attempts: int = Field(default=4, ge=1)
+    retry_initial_seconds: float = Field(default=2, gt=0)
+    retry_max_seconds: float = Field(default=30, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _known_url(cls, value: str) -> str:
+        return _check_url(value)
+
+    @property
+    def scheme(self) -> str:
+        return remote_scheme(self.url) or ""
 
 
 class Community(_Strict):
@@ -106,6 +191,7 @@ class Config(_Strict):
     # Where the flows' tasks run: threads, processes, dask://HOST:PORT or dask-local:N.
     task_runner: str = "threads"
     sources: Sources = Sources()
+    storage: dict[str, Storage] = {}
     communities: list[Community] = []
     portfolio: Portfolio = Portfolio()
     delivery: Delivery = Delivery()
@@ -161,6 +247,12 @@ class Config(_Strict):
         if community:
             targets.update(community.targets)
         return targets
+
+    def storage_for(self, url: str) -> tuple[str, Storage] | None:
+        """The ``[storage.<name>]`` entry whose ``url`` is the longest prefix of ``url``."""
+        matches = [(len(s.url), name, s) for name, s in self.storage.items()
+                   if url.startswith(s.url)]
+        return max(matches)[1:] if matches else None
 
     def resolve(self, path: Path | str) -> Path:
         """A path from the config, relative to the config file's folder."""

@@ -10,6 +10,7 @@ be shown to the user.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from yuebao.schema import TABLES
 from yuebao.tasks.ingest.cache import Cache, Key, cache_folder
 from yuebao.tasks.ingest.combine import MissingRecords, combine
 from yuebao.tasks.ingest.read import (
+    Export,
     SourceFile,
     find_exports,
     payments_from_bills,
@@ -45,7 +47,8 @@ from yuebao.tasks.ingest.validate import (
 
 MEASURED = ("first_response_at", "satisfaction", "reopened")
 
-__all__ = ["Cache", "Ingested", "config_cache", "find_exports", "ingest", "ingest_task"]
+__all__ = ["Cache", "Export", "Ingested", "config_cache", "find_exports", "ingest",
+           "ingest_task"]
 
 
 @dataclass
@@ -112,32 +115,33 @@ class _Files:
         # Per-bill exports: the bills file read on a miss, kept for its payments.
         self.bill_sources: dict[Path, SourceFile] = {}
 
-    def _source(self, path: Path, table: str, derived: bool) -> SourceFile:
+    def _source(self, export: Export, table: str, derived: bool) -> SourceFile:
         if derived:
-            bills = self.bill_sources.pop(path, None) or self._read(path, "bills")
+            bills = self.bill_sources.pop(export.path, None) or self._read(export, "bills")
             return payments_from_bills([bills], self.profile)[0]
-        source = self._read(path, table)
+        source = self._read(export, table)
         if table == "bills" and self.per_bill:
-            self.bill_sources[path] = source
+            self.bill_sources[export.path] = source
         return source
 
-    def _read(self, path: Path, table: str) -> SourceFile:
-        return read_source(path, self.base_dir, self.profile, table,
-                           self.per_bill if table == "bills" else None, bills=self.linked)
+    def _read(self, export: Export, table: str) -> SourceFile:
+        return read_source(export.path, self.base_dir, self.profile, table,
+                           self.per_bill if table == "bills" else None, bills=self.linked,
+                           shown=export.shown)
 
-    def check(self, path: Path, table: str, bills: pd.DataFrame | None,
+    def check(self, export: Export, table: str, bills: pd.DataFrame | None,
               derived: bool = False, refresh: bool = False) -> Checked:
         reader = Reader(self.profile, table, self.timezone, self.today)
         bill_ids = bills["bill_id"] if bills is not None else None
-        shown = shown_path(path, self.base_dir)
+        shown = export.shown
 
         def made() -> Checked:
-            return check_file(table, self._source(path, table, derived), reader, bill_ids,
+            return check_file(table, self._source(export, table, derived), reader, bill_ids,
                               linked=bills is not None)
 
         if self.cache is None:
             return made()
-        key = self.cache.key(path, Key(
+        key = self.cache.key(export.path, Key(
             table=table, timezone=self.timezone, profile=self.profile,
             linked=bills is not None, derived=derived,
             shown=shown if _shown_key(self.profile, table, derived) else None))
@@ -156,19 +160,27 @@ class _Files:
             return checked
 
 
-def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
+def exports(entries: Sequence[str | Export], base_dir: Path, table: str) -> list[Export]:
+    """The files of one table: local paths and globs found, exports already fetched kept."""
+    patterns = [e for e in entries if isinstance(e, str)]
+    found = [Export(path, shown_path(path, base_dir))
+             for path in (find_exports(patterns, base_dir, table) if patterns else [])]
+    return found + [e for e in entries if isinstance(e, Export)]
+
+
+def ingest(sources: Mapping[str, Sequence[str | Export]], base_dir: Path, timezone: str,
            profile: Profile | str = "canonical", today: date | None = None,
            cache: Cache | None = None) -> Ingested:
     """Read every configured export into the canonical tables.
 
-    ``sources`` maps a table name to its paths or globs; a table left out is
-    simply not available (the draft then says its figures are missing). With a
-    per-bill profile, payments come from the bills export itself. With a
-    ``cache``, a file seen before (same bytes, profile and code) is not read
-    again: its own checks come from the cache, and only what spans files
-    (bill links, duplicates) is made anew. Large exports make many large
-    short-lived arrays, so the process first keeps freed memory for reuse
-    (``yuebao.memory``).
+    ``sources`` maps a table name to its paths or globs, or to the exports
+    ``tasks/fetch`` resolved (pulled from URLs); a table left out is simply not
+    available (the draft then says its figures are missing). With a per-bill
+    profile, payments come from the bills export itself. With a ``cache``, a
+    file seen before (same bytes, profile and code) is not read again: its own
+    checks come from the cache, and only what spans files (bill links,
+    duplicates) is made anew. Large exports make many large short-lived arrays,
+    so the process first keeps freed memory for reuse (``yuebao.memory``).
     """
     keep_freed_memory()
     if isinstance(profile, str):
@@ -178,7 +190,7 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
     per_bill = _per_bill_columns(profile)
     # Payments without bills (a receipts-only ledger) give the cash figures; the
     # figures that need bills are then null (metrics: "bills" not available).
-    found = {table: find_exports(sources[table], base_dir, table)
+    found = {table: exports(sources[table], base_dir, table)
              for table in TABLES if sources.get(table)}
     if per_bill and "bills" in found:
         found["payments"] = found["bills"]
@@ -195,7 +207,7 @@ def ingest(sources: dict[str, list[str]], base_dir: Path, timezone: str,
             continue
         bills = tables.get("bills") if table == "payments" and "bills" in found else None
         derived = table == "payments" and per_bill is not None and "bills" in found
-        checked = [files.check(path, table, bills, derived) for path in found[table]]
+        checked = [files.check(export, table, bills, derived) for export in found[table]]
         columns[table] = [c.columns for c in checked]
         shown.update({(table, c.shown): c.columns for c in checked})
         try:
@@ -236,8 +248,13 @@ def config_cache(config: Config) -> Cache | None:
 
 
 @task(name="ingest", cache_policy=NO_CACHE)
-def ingest_task(config: Config) -> Ingested:
-    """Prefect task: the configured exports as canonical tables."""
-    sources = {t: getattr(config.sources, t) for t in TABLES}
+def ingest_task(config: Config, fetched: Mapping[str, list[Export]] | None = None) -> Ingested:
+    """Prefect task: the configured exports as canonical tables.
+
+    ``fetched`` is what the fetch stage resolved (local files and downloads, with
+    the names reports give them); without it, the config's local sources are read.
+    """
+    sources = fetched if fetched is not None else {t: getattr(config.sources, t)
+                                                   for t in TABLES}
     return ingest(sources, config.base_dir, config.timezone, config.sources.profile,
                   cache=config_cache(config))

@@ -48,6 +48,18 @@ class SourceFile:
         default_factory=lambda: pd.DataFrame(columns=REJECTED_COLUMNS))
 
 
+@dataclass(frozen=True)
+class Export:
+    """An export file to read, and its name in every report (quarantine.csv, data_quality.json).
+
+    A local export is named by its path as the user wrote it; one pulled from a
+    URL (``tasks/fetch``) is read from the download cache and named by its URL.
+    """
+
+    path: Path
+    shown: str
+
+
 def find_exports(patterns: list[str], base_dir: Path, table: str) -> list[Path]:
     """Files matching the configured paths or globs, in sorted path order."""
     found: set[Path] = set()
@@ -415,14 +427,16 @@ def _made_id(source: pd.DataFrame, mapping: TableMap, headers: list[str], nulls:
 
 
 def read_source(path: Path, base_dir: Path, profile: Profile, table: str,
-                extra: dict[str, list[str]] | None = None, bills: bool = True) -> SourceFile:
+                extra: dict[str, list[str]] | None = None, bills: bool = True,
+                shown: str | None = None) -> SourceFile:
     """Read one export and rename its columns to the canonical fields of ``table``.
 
     ``bills`` says whether a bills export is configured: payments without one
     need no bill key (the cash figures only need the payments themselves).
+    ``shown`` names the file in messages (its URL); by default its path.
     """
     mapping = profile.table(table)
-    shown = shown_path(path, base_dir)
+    shown = shown if shown is not None else shown_path(path, base_dir)
     try:
         source, rejected = read_table(path, mapping, profile.encoding, shown)
     except OSError as error:  # the disk, the network share, a file locked by another program
