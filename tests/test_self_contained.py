@@ -72,3 +72,16 @@ def test_no_tracked_file_points_outside_the_repository():
                 found.append(f"{path.relative_to(ROOT).as_posix()}:{number}: {line.strip()}")
     assert not found, ("tracked files refer to development material outside the repository, "
                        "which a user's clone does not have:\n" + "\n".join(found))
+
+
+def test_every_package_of_the_source_tree_is_installed():
+    """pyproject lists the packages by hand (the folders map onto ``yuebao.*``): a package
+    left out works in an editable install and is missing from a wheel."""
+    import tomllib
+
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]
+    roots = {folder: name for name, folder in setup["package-dir"].items()}
+    found = {".".join([roots[init.relative_to(ROOT).parts[0]],
+                       *init.relative_to(ROOT).parts[1:-1]])
+             for root in roots for init in (ROOT / root).rglob("__init__.py")}
+    assert found - set(setup["packages"]) == set()
