@@ -15,7 +15,10 @@ so changing a style in Word still changes the whole document.
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Mapping
+from functools import cache
 from io import BytesIO
 from pathlib import Path
 
@@ -32,6 +35,8 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from yuebao.files import write_bytes
+from yuebao.tasks.charts.model import Chart
+from yuebao.words import labels
 
 # (Latin font, East Asian font) for body text and headings. 宋体 body with 黑体
 # headings is the usual look of a Chinese work report; the English draft still
@@ -50,6 +55,7 @@ HEADING_COLOR = RGBColor(0x1F, 0x3A, 0x5F)  # the email's heading colour
 QUOTE_COLOR = RGBColor(0x55, 0x55, 0x55)
 HEADER_FILL = "F0F3F6"
 QUOTE_FILL, QUOTE_BORDER = "FFF8E1", "F0B400"
+PICTURE_WIDTH_CM = 14.5  # a chart as wide as the A4 text block (21 cm less the margins)
 MAX_LIST_LEVEL = 3  # the default template has List Bullet/Number 1–3
 ALIGNMENTS = {"left": WD_ALIGN_PARAGRAPH.LEFT, "center": WD_ALIGN_PARAGRAPH.CENTER,
               "right": WD_ALIGN_PARAGRAPH.RIGHT}
@@ -235,6 +241,20 @@ def _number_paragraph(paragraph: Paragraph, num_id: int) -> None:
     numbering.get_or_add_numId().val = num_id
 
 
+@cache
+def _figure_pattern(language: str) -> re.Pattern[str]:
+    """A figure as the review prints it: ``97.84%``, ``1,234.00 元``, ``不低于 95.00%``.
+
+    Only the language's own units count, so ``7栋`` (a building) is text, not a figure.
+    """
+    words = labels(language)
+    units = {u for u in words["unit"].values() if u} | {words["prose"]["large_money_unit"]}
+    unit = "|".join(re.escape(u) for u in sorted(units - {""}, key=len, reverse=True))
+    bounds = "|".join(re.escape(w) for w in words.get("document", {}).get("bounds", ()))
+    lead = rf"(?:(?:{bounds})\s?)?" if bounds else ""
+    return re.compile(rf"{lead}[-+−]?\d[\d,]*(?:\.\d+)?\s?(?:%|{unit})?")
+
+
 def _display_width(text: str) -> int:
     return sum(2 if _wide(ch) else 1 for ch in text)
 
@@ -242,9 +262,11 @@ def _display_width(text: str) -> int:
 class _Builder:
     """Walks the markdown-it token stream and appends Word blocks in order."""
 
-    def __init__(self, document: WordDocument, language: str) -> None:
+    def __init__(self, document: WordDocument, language: str,
+                 images: Mapping[str, Chart] | None = None) -> None:
         self.document = document
         self.language = language
+        self.images = dict(images or {})
         self.lists: list[dict] = []  # open lists, innermost last
         self.quote_depth = 0
         self.title: str | None = None
@@ -281,6 +303,39 @@ class _Builder:
             return self.document.add_paragraph(style="Quote")
         return self._body_paragraph()
 
+    # charts
+
+    def _chart(self, inline: Token) -> Chart | None:
+        """The chart a paragraph consists of: one image whose source is a known chart.
+
+        Any other image (there is none in a review) stays its alt text, as before.
+        """
+        children = [c for c in inline.children or [] if c.type != "softbreak"]
+        if len(children) != 1 or children[0].type != "image":
+            return None
+        return self.images.get(str(children[0].attrs.get("src", "")))
+
+    def _picture(self, chart: Chart) -> None:
+        """The chart as a centred picture the width of the text, its caption below.
+
+        The caption is a Caption-style paragraph (Word lists those in a table of
+        figures); the alt text goes into the picture's description for screen readers.
+        """
+        section = self.document.sections[-1]
+        width = min(section.page_width - section.left_margin - section.right_margin,
+                    Cm(PICTURE_WIDTH_CM))
+        paragraph = self.document.add_paragraph()
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        paragraph.paragraph_format.keep_with_next = True
+        paragraph.paragraph_format.space_after = Pt(2)
+        run = paragraph.add_run()
+        run.add_picture(BytesIO(chart.png), width=width)
+        for properties in run._r.iter(qn("wp:docPr")):
+            properties.set("descr", chart.alt)
+            properties.set("name", chart.name)
+        caption = self.document.add_paragraph(chart.caption, style="Caption")
+        caption.alignment = WD_ALIGN_PARAGRAPH.CENTER
+
     # tables
 
     def _table(self, tokens: list[Token], start: int) -> int:
@@ -304,6 +359,7 @@ class _Builder:
                 rows[-1].append((tokens[index + 1], align))
             index += 1
         columns = max(len(row) for row in rows)
+        numeric = self._numeric_columns(rows, header_rows, columns)
         table = self.document.add_table(rows=len(rows), cols=columns)
         table.style = self.document.styles["Table Grid"]
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
@@ -315,6 +371,8 @@ class _Builder:
                 paragraph.paragraph_format.line_spacing = 1.0
                 if align in ALIGNMENTS:
                     paragraph.alignment = ALIGNMENTS[align]
+                elif c in numeric:
+                    paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
                 _add_inline(paragraph, inline, bold=r < header_rows)
                 if r < header_rows:
                     _shade(cell._tc.get_or_add_tcPr(), HEADER_FILL)
@@ -328,6 +386,19 @@ class _Builder:
             # a paragraph: only then does an empty paragraph go after the table.
             self.document.add_paragraph()
         return index + 1
+
+    def _numeric_columns(self, rows: list[list[tuple[Token, str | None]]], header_rows: int,
+                         columns: int) -> set[int]:
+        """Columns whose body cells are all figures (or a dash): their numbers line up
+        on the right, as in a spreadsheet; a column the Markdown aligns keeps its own."""
+        pattern = _figure_pattern(self.language)
+        found = set()
+        for c in range(columns):
+            cells = [row[c][0].content.strip() for row in rows[header_rows:] if c < len(row)]
+            figures = [text for text in cells if text not in ("", "—", "-")]
+            if figures and all(pattern.fullmatch(text) for text in figures):
+                found.add(c)
+        return found
 
     def _size_columns(self, table: Table, rows: list[list[tuple[Token, str | None]]]) -> None:
         """Column widths by content, the whole table no wider than the text block."""
@@ -362,7 +433,11 @@ class _Builder:
                 index += 3
                 continue
             if kind == "paragraph_open":
-                _add_inline(self._paragraph(), tokens[index + 1])
+                chart = self._chart(tokens[index + 1])
+                if chart is not None:
+                    self._picture(chart)
+                else:
+                    _add_inline(self._paragraph(), tokens[index + 1])
                 index += 3
                 continue
             if kind == "table_open":
@@ -394,12 +469,17 @@ class _Builder:
             index += 1
 
 
-def review_document(markdown: str, language: str = "zh") -> WordDocument:
-    """The Word document of one review (see the module docstring for the choices)."""
+def review_document(markdown: str, language: str = "zh",
+                    images: Mapping[str, Chart] | None = None) -> WordDocument:
+    """The Word document of one review (see the module docstring for the choices).
+
+    ``images`` maps the Markdown's image sources (``charts/<name>.png``) to their
+    charts, which become pictures with captions where the Markdown links them.
+    """
     document = Document()
     _prepare(document, language)
     parser = MarkdownIt("commonmark", {"html": False}).enable("table")
-    builder = _Builder(document, language)
+    builder = _Builder(document, language, images)
     builder.render(parser.parse(markdown))
     properties = document.core_properties
     properties.title = builder.title or ""
@@ -408,9 +488,10 @@ def review_document(markdown: str, language: str = "zh") -> WordDocument:
     return document
 
 
-def write_review_docx(markdown: str, path: Path, language: str = "zh") -> Path:
+def write_review_docx(markdown: str, path: Path, language: str = "zh",
+                      images: Mapping[str, Chart] | None = None) -> Path:
     """Write ``review.docx`` atomically, so a crash never leaves half a document."""
     buffer = BytesIO()
-    review_document(markdown, language).save(buffer)
+    review_document(markdown, language, images).save(buffer)
     write_bytes(Path(path), buffer.getvalue())
     return Path(path)

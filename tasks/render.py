@@ -12,6 +12,7 @@ import logging
 import re
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -35,9 +36,10 @@ from yuebao.files import (
     write_json,
     write_text,
 )
-from yuebao.inert import inert_csv, markdown_data, markdown_plain
+from yuebao.inert import inert_csv, markdown_data, markdown_plain, markdown_text
 from yuebao.months import Month
 from yuebao.schema import PORTFOLIO
+from yuebao.tasks.charts import CHART_WIDTH_PX, Chart, scope_charts
 from yuebao.tasks.document import write_review_docx
 from yuebao.tasks.draft import review_record
 from yuebao.tasks.ingest import Ingested
@@ -149,6 +151,7 @@ _EMAIL_STYLES = {
     "table": "border-collapse:collapse;margin:8px 0;font-size:13px;",
     "th": "border:1px solid #d0d7de;background:#f0f3f6;padding:4px 8px;text-align:left;",
     "td": "border:1px solid #d0d7de;padding:4px 8px;",
+    "img": "display:block;max-width:100%;height:auto;margin:10px 0;border:0;",
     "blockquote": "margin:8px 0;padding:6px 10px;background:#fff8e1;border-left:3px solid "
                   "#f0b400;color:#555;",
 }
@@ -159,13 +162,25 @@ def email_html(markdown: str, title: str, language: str) -> str:
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
     for tag, style in _EMAIL_STYLES.items():
         body = re.sub(rf"<{tag}(?=[ >])", f'<{tag} style="{style}"', body)
+    # Outlook for Windows ignores max-width: the width attribute is what it sizes by.
+    body = body.replace("<img ", f'<img width="{CHART_WIDTH_PX}" ')
     page = environment(language).get_template("email.html.j2")
     return page.render(title=title, body=body)
 
 
-def render_review(draft: dict, language: str) -> tuple[str, str]:
-    """The review as Markdown and as the HTML email body."""
-    markdown = environment(language).get_template("review.md.j2").render(d=markdown_data(draft))
+def render_review(draft: dict, language: str,
+                  charts: Sequence[Chart] = ()) -> tuple[str, str]:
+    """The review as Markdown and as the HTML email body.
+
+    Each chart is one Markdown image line in its part, ``![alt](charts/<name>.png)``:
+    the plain-text email reads it as one sentence stating the figures, the HTML
+    shows the picture from the scope's folder (or inline, once the email rewrites
+    the ``src`` to its ``cid:``).
+    """
+    links = [{"path": chart.path, "part": chart.part, "alt": markdown_text(chart.alt)}
+             for chart in charts]
+    markdown = environment(language).get_template("review.md.j2").render(
+        d=markdown_data(draft), charts=links)
     title = markdown_plain(markdown.splitlines()[0].lstrip("# ").strip())
     return markdown, email_html(markdown, title, language)
 
@@ -212,10 +227,14 @@ class Rendered:
     markdown: str
     html: str
     folder: str  # inside the month's folder, which moves when it is published
-    files: tuple[str, ...]
+    files: tuple[str, ...]  # the attachments
+    charts: tuple[str, ...] = ()  # the images the HTML shows (charts/<name>.png)
 
     def paths(self, month_dir: Path) -> tuple[Path, ...]:
         return tuple(month_dir / self.folder / name for name in self.files)
+
+    def chart_paths(self, month_dir: Path) -> tuple[Path, ...]:
+        return tuple(month_dir / self.folder / name for name in self.charts)
 
 
 @dataclass(frozen=True)
@@ -238,12 +257,16 @@ def render_scope(scope: str, draft: dict, document: dict, folder: Path, language
     if fresh.exists():
         shutil.rmtree(fresh)
     try:
-        markdown, html = render_review(draft, language)
+        charts = scope_charts(document, draft, language, names, communities)
+        markdown, html = render_review(draft, language, charts)
         write_json(fresh / "metrics.json", document)
         write_text(fresh / "review.md", markdown)
         write_json(fresh / "review.json", review_record(draft))
+        for chart in charts:
+            write_bytes(fresh / chart.path, chart.png)
         write_text(fresh / "review.html", html)
-        write_review_docx(markdown, fresh / "review.docx", language)
+        write_review_docx(markdown, fresh / "review.docx", language,
+                          {chart.path: chart for chart in charts})
         write_metrics_xlsx(document, fresh / "metrics.xlsx", language, names, communities)
         as_of = Month.parse(document["month"]).end(document["timezone"]).to_pydatetime()
         for office in ("review.docx", "metrics.xlsx"):
@@ -258,6 +281,7 @@ def render_scope(scope: str, draft: dict, document: dict, folder: Path, language
         scope=scope, name=draft["scope"]["name"],
         subject=subject(draft, language), markdown=markdown, html=html,
         folder=folder.name, files=("review.docx", "metrics.xlsx"),
+        charts=tuple(chart.path for chart in charts),
     )
 
 

@@ -256,6 +256,7 @@ def compose(rendered: Sequence[Rendered], month_dir: Path, config: Config,
             month=month, scope=review.scope, to=tuple(to), subject=review.subject,
             html=review.html, text=review.markdown, attachments=review.paths(month_dir),
             folder=review.folder,
+            images=tuple(zip(review.charts, review.chart_paths(month_dir), strict=True)),
         ))
     return emails
 
