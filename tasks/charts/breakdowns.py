@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from yuebao.schema import PORTFOLIO, TICKET_CATEGORIES
 from yuebao.tasks.charts import draw
-from yuebao.tasks.charts.model import Drawn
+from yuebao.tasks.charts.model import Chart
 from yuebao.tasks.charts.words import ChartWords
 from yuebao.tasks.metrics import kpi_catalogue
 from yuebao.tasks.spreadsheet import _by_building, _by_fee_item, _rated
@@ -31,7 +31,7 @@ def _target(document: dict, key: str) -> float | None:
     return ((document.get("compare") or {}).get(key) or {}).get("target")
 
 
-def complaints_chart(document: dict, history: dict, words: ChartWords) -> Drawn | None:
+def complaints_chart(document: dict, history: dict, words: ChartWords) -> Chart | None:
     """Complaints by category: this month, last month and the same month last year.
 
     ``history`` is the draft's ``complaints_history`` (last month's and last year's
@@ -54,12 +54,12 @@ def complaints_chart(document: dict, history: dict, words: ChartWords) -> Drawn 
              for k, values in series.items()]
     png = draw.columns(title, names, [(words.chart[k], v) for k, v in series.items()],
                        "count", words.chart["axis_count"])
-    return Drawn("complaints_by_category.png", "problems", title, words.alt(title, parts),
+    return Chart("complaints_by_category.png", "problems", title, words.alt(title, parts),
                  {"categories": categories, "series": series, "targets": {}}, png)
 
 
 def _ranking(name: str, title: str, labels: list[str], values: list, target: float | None,
-             words: ChartWords, categories: list[str]) -> Drawn | None:
+             words: ChartWords, categories: list[str]) -> Chart | None:
     if not values:
         return None
     png = draw.ranking(title, labels, values, "rate", words.chart["axis_rate"],
@@ -67,18 +67,18 @@ def _ranking(name: str, title: str, labels: list[str], values: list, target: flo
                        if target is not None else None)
     alt = words.alt(title, [words.items(labels, values, "rate")])
     targets = {"fees.collection_rate_month": target} if target is not None else {}
-    return Drawn(name, "problems", title, alt,
+    return Chart(name, "problems", title, alt,
                  {"categories": categories, "series": {"fees.collection_rate_month": values},
                   "targets": targets}, png)
 
 
-def fee_charts(document: dict, words: ChartWords, names: dict[str, str]) -> list[Drawn]:
+def fee_charts(document: dict, words: ChartWords, names: dict[str, str]) -> list[Chart]:
     """Fee items and buildings worst first, the arrears bridge, the aging buckets."""
     fees = document.get("fees")
     if not fees or fees.get("aging") is None:  # no bills export: nothing of this is known
         return []
     target = _target(document, "fees.collection_rate_month")
-    drawn: list[Drawn | None] = []
+    drawn: list[Chart | None] = []
     _, rows, _ = _by_fee_item(fees, words)
     rows = rows[:_rated(rows, 3)]
     items = [row[0][0] for row in rows]
@@ -96,7 +96,7 @@ def fee_charts(document: dict, words: ChartWords, names: dict[str, str]) -> list
     if any(amounts):
         title, labels = words.chart["bridge"], [words.kpi(key) for key in BRIDGE]
         png = draw.bridge(title, labels, *amounts, words.chart["axis_money"])
-        drawn.append(Drawn("arrears_bridge.png", "problems", title,
+        drawn.append(Chart("arrears_bridge.png", "problems", title,
                            words.alt(title, [words.items(labels, amounts, "money")]),
                            {"categories": list(BRIDGE), "series": {"fees": amounts},
                             "targets": {}}, png))
@@ -107,7 +107,7 @@ def fee_charts(document: dict, words: ChartWords, names: dict[str, str]) -> list
         labels = [words.group("aging", bucket) for bucket in buckets]
         png = draw.columns(title, labels, [(words.kpi("fees.arrears_at_end"), amounts)],
                            "money", words.chart["axis_money"])
-        drawn.append(Drawn("aging.png", "problems", title,
+        drawn.append(Chart("aging.png", "problems", title,
                            words.alt(title, [words.items(labels, amounts, "money")]),
                            {"categories": buckets, "series": {"fees.aging": amounts},
                             "targets": {}}, png))
@@ -115,7 +115,7 @@ def fee_charts(document: dict, words: ChartWords, names: dict[str, str]) -> list
 
 
 def community_charts(communities: dict[str, dict] | None, names: dict[str, str],
-                     words: ChartWords) -> list[Drawn]:
+                     words: ChartWords) -> list[Chart]:
     """The portfolio's communities side by side: the headline rates, arrears at the end."""
     rows = community_table(communities or {}, names, words)
     if not rows:
@@ -130,14 +130,14 @@ def community_charts(communities: dict[str, dict] | None, names: dict[str, str],
         parts = [words.span(words.kpi(key), labels, values, kinds[key])
                  for key, values in rates.items()]
         png = draw.dots(title, labels, [(words.kpi(k), v) for k, v in rates.items()])
-        drawn.append(Drawn("communities_rates.png", "overview", title,
+        drawn.append(Chart("communities_rates.png", "overview", title,
                            words.alt(title, [p for p in parts if p]),
                            {"categories": ids, "series": rates, "targets": {}}, png))
     arrears = [row[column["fees.arrears_at_end"]][0] for row in rows]
     if any(v is not None for v in arrears):
         title = words.chart["communities_arrears"]
         png = draw.ranking(title, labels, arrears, "money", words.chart["axis_money"])
-        drawn.append(Drawn("communities_arrears.png", "overview", title,
+        drawn.append(Chart("communities_arrears.png", "overview", title,
                            words.alt(title, [words.items(labels, arrears, "money")]),
                            {"categories": ids, "series": {"fees.arrears_at_end": arrears},
                             "targets": {}}, png))

@@ -66,7 +66,7 @@ def _style() -> dict:
         "axes.edgecolor": "#8c959f", "axes.grid": True, "grid.color": "#e5e8eb",
         "grid.linewidth": 0.8, "axes.axisbelow": True, "legend.frameon": False,
         "legend.fontsize": 8, "savefig.facecolor": "white", "figure.facecolor": "white",
-        "path.simplify": False, "svg.hashsalt": "yuebao",
+        "path.simplify": False,
     }
 
 

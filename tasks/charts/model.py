@@ -32,5 +32,3 @@ class Chart:
         """Where the review links it, relative to the scope's folder."""
         return f"charts/{self.name}"
 
-
-Drawn = Chart  # a chart before it is numbered (caption still empty)

@@ -9,7 +9,7 @@ own), drawn over the columns of all tickets received.
 from __future__ import annotations
 
 from yuebao.tasks.charts import draw
-from yuebao.tasks.charts.model import Drawn
+from yuebao.tasks.charts.model import Chart
 from yuebao.tasks.charts.words import ChartWords
 from yuebao.tasks.metrics import kpi_catalogue
 from yuebao.tasks.spreadsheet.charts import RATE_CHART_KEYS, TREND_KEYS, trend_months
@@ -44,7 +44,7 @@ def _values(document: dict, key: str, months: list[str]) -> list:
     return [by_month.get(month) for month in months]
 
 
-def trend_charts(document: dict, words: ChartWords) -> list[Drawn]:
+def trend_charts(document: dict, words: ChartWords) -> list[Chart]:
     """Each trend chart with a value in at least one month; the others are left out
     (a company exporting only tickets has no fee trends)."""
     kinds = {key: kpi["kind"] for key, kpi in kpi_catalogue().items()}
@@ -67,6 +67,6 @@ def trend_charts(document: dict, words: ChartWords) -> list[Drawn]:
             [(words.target(words.kpi(key)), value) for key, value in targets.items()],
             kind, words.chart[axis],
             bars=(words.kpi(bar_key), series[bar_key]) if bar_key else None)
-        drawn.append(Drawn(name, "overview", title, words.alt(title, [p for p in parts if p]),
+        drawn.append(Chart(name, "overview", title, words.alt(title, [p for p in parts if p]),
                            {"categories": months, "series": series, "targets": targets}, png))
     return drawn
