@@ -423,3 +423,26 @@ def test_the_email_of_40_communities_stays_under_2_mb(tmp_path_factory):
     assert "charts/communities_rates.png" in rates
     image = Image.open(out / "portfolio" / "charts" / "communities_rates.png")
     assert image.height >= 40 * 18  # one row per community
+
+
+def test_the_prefect_artifact_keeps_each_chart_as_its_alt_text(month):
+    from yuebao.files import slug
+    from yuebao.tasks.artifacts import _charts_as_text, month_artifacts
+    from yuebao.tasks.render import RenderedMonth
+
+    rendered = month["rendered"][0]
+    folder = month["out"] / rendered.folder
+    markdown = (folder / "review.md").read_text("utf-8")
+    artifacts = {a.key: a.data for a in month_artifacts(
+        str(MONTH), RenderedMonth(month["out"], [rendered]), month["documents"], _no_files(),
+        "zh")}
+    text = artifacts[f"review-{slug(rendered.scope)}-{MONTH}"]
+    assert text == _charts_as_text(markdown) and "charts/" not in text
+    for chart in _charts(month, rendered.scope).values():
+        assert f"\n{chart.alt}\n" in text  # the alt text has no Markdown character to escape
+
+
+def _no_files():
+    import pandas as pd
+
+    return pd.DataFrame(columns=["file", "table", "read", "used", "quarantined", "duplicate"])
