@@ -101,11 +101,14 @@ def _nan(values: Values) -> list[float]:
 
 
 def value_axis(axes: Axes, kind: str, label: str, horizontal: bool = False) -> None:
-    """Percent ticks for rates, thousands separators for money and counts."""
+    """Percent ticks for rates, whole-number ticks for counts, thousands separators for
+    money and counts (a count axis never shows 2.5 tickets, rounded or not)."""
     axis = axes.xaxis if horizontal else axes.yaxis
     if kind == "rate":
         axis.set_major_formatter(ticker.PercentFormatter(1.0, decimals=0))
-    else:
+    elif kind in ("count", "money"):
+        if kind == "count":
+            axis.set_major_locator(ticker.MaxNLocator(integer=True))
         axis.set_major_formatter(ticker.FuncFormatter(lambda x, _: f"{x:,.0f}"))
     (axes.set_xlabel if horizontal else axes.set_ylabel)(label)
 
