@@ -12,6 +12,7 @@ talks to Prefect.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,16 @@ def kpi_rows(document: dict, language: str) -> list[dict[str, str]]:
     return rows
 
 
+# A chart's line in review.md; its picture lives in the scope's folder, which the
+# Prefect UI (a web page) cannot show, so the artifact keeps the alt text instead.
+_CHART_LINE = re.compile(r"^!\[(.*)\]\(charts/[a-z_]+\.png\)$", re.MULTILINE)
+
+
+def _charts_as_text(markdown: str) -> str:
+    """The review with each chart as its alt text, which states the chart's figures."""
+    return _CHART_LINE.sub(r"\1", markdown)
+
+
 def month_artifacts(month: str, rendered: RenderedMonth, documents: dict[str, dict],
                     files: pd.DataFrame, language: str) -> list[Artifact]:
     """Every artifact of one month's run."""
@@ -63,7 +74,8 @@ def month_artifacts(month: str, rendered: RenderedMonth, documents: dict[str, di
         name = f"{slug(review.scope)}-{month}"
         folder = rendered.month_dir / review.folder
         artifacts += [
-            Artifact(f"review-{name}", "markdown", review.subject, review.markdown),
+            Artifact(f"review-{name}", "markdown", review.subject,
+                     _charts_as_text(review.markdown)),
             Artifact(f"kpis-{name}", "table", review.subject,
                      kpi_rows(documents[review.scope], language)),
             Artifact(f"files-{name}", "link", review.subject, Path(folder).as_uri()),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from yuebao.tasks.charts import CHART_WIDTH_PX
 from yuebao.tasks.fonts import EMBEDDED_FAMILY, font_face
 from yuebao.tasks.formatting import environment, format_delta, format_value
 from yuebao.tasks.spreadsheet.charts import TREND_KEYS
@@ -39,6 +40,9 @@ _EMAIL_STYLES = {
     "blockquote": "margin:8px 0;padding:6px 10px;background:#fff8e1;border-left:3px solid "
                   "#f0b400;color:#555;",
 }
+
+
+_IMAGE_STYLE = "display:block;max-width:100%;height:auto;margin:10px 0;border:0;"
 
 
 def _status_style(text: str, words: dict[str, str]) -> str:
@@ -123,6 +127,8 @@ def email_html(markdown: str, title: str, language: str,
     tokens = parser.parse(markdown)
     _style_tokens(tokens, language)
     body = parser.renderer.render(tokens, parser.options, {})
+    # Outlook for Windows ignores max-width: the width attribute is what it sizes by.
+    body = body.replace("<img ", f'<img width="{CHART_WIDTH_PX}" style="{_IMAGE_STYLE}" ')
     heading, _, rest = body.partition("</h1>\n")
     page = environment(language).get_template("email.html.j2")
     rows = [kpis[i:i + 3] for i in range(0, len(kpis or []), 3)]

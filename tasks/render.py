@@ -12,6 +12,7 @@ import json
 import logging
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,9 +31,10 @@ from yuebao.files import (
     write_json,
     write_text,
 )
-from yuebao.inert import inert_csv, markdown_data, markdown_plain
+from yuebao.inert import inert_csv, markdown_data, markdown_plain, markdown_text
 from yuebao.months import Month
 from yuebao.schema import PORTFOLIO
+from yuebao.tasks.charts import Chart, scope_charts
 from yuebao.tasks.document import write_review_docx
 from yuebao.tasks.draft import review_record
 from yuebao.tasks.email_page import email_html, headline
@@ -52,9 +54,19 @@ from yuebao.words import labels
 log = logging.getLogger(__name__)
 
 
-def render_review(draft: dict, language: str) -> tuple[str, str]:
-    """The review as Markdown and as the HTML email body."""
-    markdown = environment(language).get_template("review.md.j2").render(d=markdown_data(draft))
+def render_review(draft: dict, language: str,
+                  charts: Sequence[Chart] = ()) -> tuple[str, str]:
+    """The review as Markdown and as the HTML email body.
+
+    Each chart is one Markdown image line in its part, ``![alt](charts/<name>.png)``:
+    the plain-text email reads it as one sentence stating the figures, the HTML
+    shows the picture from the scope's folder (or inline, once the email rewrites
+    the ``src`` to its ``cid:``).
+    """
+    links = [{"path": chart.path, "part": chart.part, "alt": markdown_text(chart.alt)}
+             for chart in charts]
+    markdown = environment(language).get_template("review.md.j2").render(
+        d=markdown_data(draft), charts=links)
     title = markdown_plain(markdown.splitlines()[0].lstrip("# ").strip())
     return markdown, email_html(markdown, title, language, headline(draft, language))
 
@@ -101,10 +113,14 @@ class Rendered:
     markdown: str
     html: str
     folder: str  # inside the month's folder, which moves when it is published
-    files: tuple[str, ...]
+    files: tuple[str, ...]  # the attachments
+    charts: tuple[str, ...] = ()  # the images the HTML shows (charts/<name>.png)
 
     def paths(self, month_dir: Path) -> tuple[Path, ...]:
         return tuple(month_dir / self.folder / name for name in self.files)
+
+    def chart_paths(self, month_dir: Path) -> tuple[Path, ...]:
+        return tuple(month_dir / self.folder / name for name in self.charts)
 
 
 @dataclass(frozen=True)
@@ -127,12 +143,16 @@ def render_scope(scope: str, draft: dict, document: dict, folder: Path, language
     if fresh.exists():
         shutil.rmtree(fresh)
     try:
-        markdown, html = render_review(draft, language)
+        charts = scope_charts(document, draft, language, names, communities)
+        markdown, html = render_review(draft, language, charts)
         write_json(fresh / "metrics.json", document)
         write_text(fresh / "review.md", markdown)
         write_json(fresh / "review.json", review_record(draft))
+        for chart in charts:
+            write_bytes(fresh / chart.path, chart.png)
         write_text(fresh / "review.html", html)
-        write_review_docx(markdown, fresh / "review.docx", language)
+        write_review_docx(markdown, fresh / "review.docx", language,
+                          {chart.path: chart for chart in charts})
         write_metrics_xlsx(document, fresh / "metrics.xlsx", language, names, communities)
         as_of = Month.parse(document["month"]).end(document["timezone"]).to_pydatetime()
         for office in ("review.docx", "metrics.xlsx"):
@@ -147,6 +167,7 @@ def render_scope(scope: str, draft: dict, document: dict, folder: Path, language
         scope=scope, name=draft["scope"]["name"],
         subject=subject(draft, language), markdown=markdown, html=html,
         folder=folder.name, files=("review.docx", "metrics.xlsx"),
+        charts=tuple(chart.path for chart in charts),
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import unicodedata
 import zipfile
 from html.parser import HTMLParser
@@ -330,6 +331,7 @@ class _Html(HTMLParser):
     def __init__(self, page: str) -> None:
         super().__init__()
         self.tags: list[str] = []
+        self.images: list[dict] = []  # the attributes of each <img>
         self.text: list[str] = []
         self.title = ""
         self._in_title = False
@@ -337,6 +339,8 @@ class _Html(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
+        if tag == "img":
+            self.images.append(dict(attrs))
         self._in_title = tag == "title"
 
     def handle_endtag(self, tag):
@@ -357,7 +361,14 @@ def _docx_text(path: Path) -> tuple[str, str]:
 
 SAFE_TAGS = {"html", "head", "meta", "title", "body", "table", "tr", "td", "h1", "h2", "h3",
              "p", "ol", "ul", "li", "thead", "tbody", "th", "blockquote", "strong", "em",
-             "style", "span"}  # style: the page's own font and print rules (checked below)
+             "style", "span", "img"}  # style: the page's own font and print rules (checked below)
+
+
+def _only_our_charts(html: _Html) -> None:
+    """Every picture is one of the scope's own charts, with nothing that can act."""
+    for image in html.images:
+        assert set(image) == {"width", "style", "src", "alt"}, image
+        assert re.fullmatch(r"charts/[a-z_]+\.png", image["src"]), image
 
 
 def test_html_from_an_export_is_text_in_the_draft_email_and_word_file(run):
@@ -368,9 +379,13 @@ def test_html_from_an_export_is_text_in_the_draft_email_and_word_file(run):
     page = (folder / "review.html").read_text("utf-8")
     html = _Html(page)
     assert set(html.tags) <= SAFE_TAGS
+    _only_our_charts(html)
     text = "".join(html.text)
     assert IMG in text and FEE_LINK in text
-    assert "&lt;" not in text and "&amp;" not in page  # escaped once, not twice
+    assert "&lt;" not in text and "&amp;amp;" not in page  # escaped once, not twice
+    # The buildings' names reach the chart's alt text (an attribute) as the same text.
+    alt = next(image["alt"] for image in html.images if image["src"] == "charts/buildings.png")
+    assert IMG in alt and BUILDINGS[1] in alt and "&lt;" not in alt and "&amp;" not in alt
     style = page.split("<style>", 1)[1].split("</style>", 1)[0]
     assert IMG not in style and FEE_LINK not in style and "<" not in style
     words, _ = _docx_text(folder / "review.docx")
@@ -391,6 +406,10 @@ def test_links_and_table_pipes_from_an_export_stay_text(run):
     assert tokens[cells[1] + 1].children[0].content == LINKED
     html = _Html((folder / "review.html").read_text("utf-8"))
     assert set(html.tags) <= SAFE_TAGS and LINKED in "".join(html.text)
+    _only_our_charts(html)
+    # A community's name from the export reaches the portfolio's chart alt text as text.
+    alts = " ".join(image["alt"] for image in html.images)
+    assert LINKED in alts
 
 
 def test_titles_are_the_plain_name_and_the_subject_is_not_escaped(run):

@@ -39,7 +39,7 @@ def _config_into(config: Path, out: Path) -> Path:
 
 def _outputs(month_dir: Path) -> dict[str, bytes]:
     return {str(path.relative_to(month_dir)): path.read_bytes()
-            for name in ("metrics.json", "review.md", "review.json")
+            for name in ("metrics.json", "review.md", "review.json", "charts/*.png")
             for path in sorted(month_dir.glob(f"*/{name}"))}
 
 
@@ -52,7 +52,9 @@ def test_dask_local_cluster_gives_byte_identical_outputs(twelve, tmp_path, prefe
         flow = monthly_review.with_options(task_runner=task_runner(spec))
         flow(str(_config_into(twelve, out)), MONTH, send=False)
         made[spec] = _outputs(out / MONTH)
-    assert len(made["threads"]) == 3 * 13  # twelve communities and the portfolio
+    charts = sum(1 for name in made["threads"] if name.endswith(".png"))
+    assert len(made["threads"]) == 3 * 13 + charts  # twelve communities and the portfolio
+    assert charts >= 13 * 6  # at least the six trends of each scope
     assert made["dask-local:2"] == made["threads"]
 
 

@@ -14,8 +14,10 @@ from datetime import datetime
 from email import policy as email_policy
 from email.charset import Charset
 from email.message import Message
+from email.mime.image import MIMEImage
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
+from html import escape
 from pathlib import Path
 
 from yagmail.message import prepare_message  # type: ignore[import-untyped]
@@ -40,6 +42,9 @@ class OutgoingEmail:
     text: str
     attachments: tuple[Path, ...] = ()
     folder: str | None = None  # the scope's output folder name, unique in the month
+    # The pictures the HTML shows: (its src, e.g. "charts/trend_rates.png", the file).
+    # They travel inline (multipart/related, cid:), never as attachments.
+    images: tuple[tuple[str, Path], ...] = ()
     # What each attachment is called in the email (same order); its file's name if empty.
     attachment_names: tuple[str, ...] = ()
 
@@ -102,7 +107,38 @@ def content_hash(email: OutgoingEmail) -> str:
     for path, name in zip(email.attachments, email.names(), strict=True):
         part(name.encode("utf-8"))
         part(_attachment_bytes(Path(path)))
+    for source, path in email.images:
+        part(source.encode("utf-8"))
+        part(_attachment_bytes(Path(path)))
     return digest.hexdigest()
+
+
+def content_id(source: str, data: bytes) -> str:
+    """``trend_rates.3f2a…@yuebao``: named by the file and its bytes, so the same
+    chart always has the same id (the email's bytes stay reproducible) and two
+    different pictures never share one."""
+    stem = Path(source).stem.encode("ascii", "ignore").decode() or "image"
+    return f"{stem}.{hashlib.sha256(data).hexdigest()[:16]}@yuebao"
+
+
+def _inline_images(email: OutgoingEmail) -> tuple[str, list[MIMEImage]]:
+    """The HTML with each picture's ``src`` pointing at its part, and those parts.
+
+    A picture the HTML does not show is left out, so no part dangles.
+    """
+    html, parts = email.html, []
+    for source, path in email.images:
+        quoted = f'src="{escape(source, quote=True)}"'
+        if quoted not in html:
+            continue
+        data = _attachment_bytes(Path(path))
+        cid = content_id(source, data)
+        html = html.replace(quoted, f'src="cid:{cid}"')
+        image = MIMEImage(data, "png")
+        image.add_header("Content-ID", f"<{cid}>")
+        image.add_header("Content-Disposition", "inline", filename=Path(source).name)
+        parts.append(image)
+    return html, parts
 
 
 def _attachment_bytes(path: Path) -> bytes:
@@ -146,6 +182,9 @@ def build_message(email: OutgoingEmail, *, sender: str, sender_name: str | None,
     * yagmail writes From as ``"addr" <addr>`` when there is no display name and
       escapes quotes in a name before ``formataddr`` escapes them again; From is
       rewritten with ``formataddr`` alone (a Chinese name is RFC 2047 encoded).
+    * the charts (``email.images``) go into the multipart/related beside the
+      HTML, each with a Content-ID the HTML's ``src`` now names (``cid:``) and an
+      ``inline`` disposition, so clients show them in the body, not as attachments.
     * yagmail marks only ``application/*`` files as attachments, under their
       file's name; every attachment gets ``Content-Disposition: attachment`` with
       its name from ``email.names()`` (RFC 2231, ``filename*=utf-8''...``, when it
@@ -160,7 +199,8 @@ def build_message(email: OutgoingEmail, *, sender: str, sender_name: str | None,
     subject would become one over-long encoded word) and uses bare LF. The
     ``Date`` keeps the offset of ``date``, so the caller decides the time zone.
     """
-    missing = [str(p) for p in email.attachments if not Path(p).is_file()]
+    missing = [str(p) for p in (*email.attachments, *(path for _, path in email.images))
+               if not Path(p).is_file()]
     if missing:
         raise FileNotFoundError(f"attachment not found: {missing[0]}")
     identity = message_id(email, sender)
@@ -187,7 +227,10 @@ def build_message(email: OutgoingEmail, *, sender: str, sender_name: str | None,
     alternative, *attached = msg.get_payload()
     related = alternative.get_payload()[1]
     alternative.get_payload()[0] = MIMEText(email.text, "plain", "utf-8")
-    related.get_payload()[0] = MIMEText(email.html, "html", "utf-8")
+    html, images = _inline_images(email)
+    related.get_payload()[0] = MIMEText(html, "html", "utf-8")
+    for image in images:
+        related.attach(image)
     for part, name in zip(attached, email.names(), strict=True):
         _name_attachment(part, name)
         if part.get_content_maintype() == "text" and part.get_param("charset") is None:

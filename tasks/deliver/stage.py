@@ -264,6 +264,7 @@ def compose(rendered: Sequence[Rendered], month_dir: Path, config: Config,
             folder=review.folder,
             attachment_names=tuple(attachment_name(file, review.name, month, config.language)
                                    for file in review.files),
+            images=tuple(zip(review.charts, review.chart_paths(month_dir), strict=True)),
         ))
     return emails
 

@@ -28,6 +28,7 @@ from yuebao.tasks.draft.candidates import (
     Finding,
     billing_change,
     complaint_findings,
+    complaints_by_category,
     fee_problems,
     kpi_findings,
     ticket_problems,
@@ -140,6 +141,9 @@ def build_draft(doc: dict, *, previous: dict | None, scope_name: str, city: str 
         },
         "holidays_now": [asdict(h) for h in holidays_now],
         "season": {"events": season or [], "complaints": seasonal_counts(doc, year_ago)},
+        # What the complaints chart compares this month's categories with.
+        "complaints_history": {"previous_month": complaints_by_category(previous),
+                               "last_year": complaints_by_category(year_ago)},
         "billing": billing,
         "communities": community_rows,
         "quality": data_quality_summary(doc["data_quality"], doc["community"]),

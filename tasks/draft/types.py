@@ -145,6 +145,7 @@ class Draft(TypedDict):
     plan: Plan
     holidays_now: list[dict[str, Any]]
     season: Season
+    complaints_history: dict[str, dict[str, int] | None]  # for the complaints chart
     billing: dict[str, Any] | None
     communities: list[CommunityRow]
     quality: Quality

@@ -47,7 +47,7 @@ _CHART_WIDTH, _CHART_HEIGHT, _CHART_ROWS = 18, 8, 17
 Columns = dict[str, tuple[int, int | None]]  # key -> (value column, target column or None)
 
 
-def _months(document: dict) -> list[str]:
+def trend_months(document: dict) -> list[str]:
     """The trend's months, oldest first; the 12 ending with the document's month if absent."""
     for key in TREND_KEYS:
         months = ((document.get("trend") or {}).get(key) or {}).get("months")
@@ -61,7 +61,7 @@ def trend_table(document: dict, words: _Words) -> tuple[list[str], list[list[Cel
     """Rows = months, columns = each headline KPI and its target (a constant column)."""
     kinds = {key: kpi["kind"] for key, kpi in kpi_catalogue().items()}
     trends, compared = document.get("trend") or {}, document.get("compare") or {}
-    months = _months(document)
+    months = trend_months(document)
     headers = [words.column["month"]]
     columns: Columns = {}
     series: list[tuple[list, str]] = []
