@@ -72,7 +72,7 @@ def _style() -> dict:
 
 # Fixed margins for charts whose labels are short (months, amounts): measuring every
 # label for a tight layout costs as much as drawing the chart.
-FIXED_MARGINS = {"left": 0.12, "right": 0.98, "top": 0.9, "bottom": 0.1}
+FIXED_MARGINS = {"left": 0.15, "right": 0.98, "top": 0.9, "bottom": 0.1}
 
 
 def render(draw: Callable[[Figure], None], height_px: int = HEIGHT_PX,
