@@ -1,5 +1,6 @@
-"""The canonical cache: a hit gives the same tables as a cold read; anything that could
-change an entry misses; a damaged entry is rebuilt."""
+"""The canonical cache: a hit gives the same tables as a cold read, and a warm
+``yuebao run`` the same files as a cold one; anything that could change an entry
+misses; a damaged entry is rebuilt; two processes can fill it at once."""
 
 from __future__ import annotations
 
