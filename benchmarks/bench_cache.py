@@ -157,8 +157,8 @@ def _seconds(figures: dict) -> str:
 
 
 def report(results: list[dict]) -> str:
-    header = ["history", "rows", "CSV MB", "run", "ingest", "metrics", "history ",
-              "total s", "peak MB", "files hit / read"]
+    header = ["exports", "rows", "CSV MB", "run", "ingest", "metrics", "history",
+              "total s", "cpu s", "peak MB", "files hit / read"]
     rows = []
     for r in results:
         m = r["manifest"]
@@ -172,16 +172,19 @@ def report(results: list[dict]) -> str:
                 if f.get("skipped_files"):
                     label += f" ({f['skipped_files']} files left out)"
                 rows.append([*cells, label, _seconds(f), "", "", f"{f['seconds']:.2f}",
-                             mb(f["peak_kib"]), ""])
+                             f"{f['cpu_seconds']:.2f}", mb(f["peak_kib"]), ""])
                 continue
             total = sum(f[s]["seconds"] for s in ("ingest", "metrics", "history"))
+            cpu = sum(f[s]["cpu_seconds"] for s in ("ingest", "metrics", "history"))
             peak = max(f[s]["peak_kib"] for s in ("ingest", "metrics", "history"))
             rows.append([*cells, name, _seconds(f["ingest"]), _seconds(f["metrics"]),
-                         _seconds(f["history"]), f"{total:.2f}", mb(peak),
+                         _seconds(f["history"]), f"{total:.2f}", f"{cpu:.2f}", mb(peak),
                          f"{f['hits']} / {f['misses']}"])
     lines = [table(rows, header), "",
              "ingest / metrics / history: wall s / peak MB of each, measured apart in one",
-             "process (the peak reset at each start, inputs held included). total: their sum.",
+             "process (the peak reset at each start, inputs held included). total: their sum;",
+             "cpu s: user + system time of the process over the same spans (below wall s when",
+             "the machine is shared, above it when pyarrow or DuckDB threads work in parallel).",
              "files hit / read: files taken from the cache / read and checked (and stored).", ""]
     for r in results:
         same = r["cold"]["digest"] == r["warm"]["digest"]
