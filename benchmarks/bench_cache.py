@@ -128,7 +128,7 @@ def measure(manifest: dict, cache: Path, month: str, new_month: bool) -> dict:
     folder = Path(manifest["folder"])
     every = _write(manifest, folder / "every.json")
     runs = cache / "runs" / folder.name
-    result = {"manifest": manifest,
+    result = {"manifest": manifest, "new_month": new_month,
               "pyarrow": run_stage("pyarrow", "--data", every),
               "duckdb": run_stage("duckdb", "--data", every)}
     try:
@@ -169,6 +169,9 @@ def report(results: list[dict]) -> str:
             cells = first if i == 0 else [""] * 3
             if name in ("pyarrow", "duckdb"):
                 label = {"pyarrow": "pyarrow.csv", "duckdb": "duckdb read_csv"}[name]
+                if name == "pyarrow" and any(p.endswith(".xlsx")
+                                             for ps in m["files"].values() for p in ps):
+                    label += " + calamine"
                 if f.get("skipped_files"):
                     label += f" ({f['skipped_files']} files left out)"
                 rows.append([*cells, label, _seconds(f), "", "", f"{f['seconds']:.2f}",
@@ -177,7 +180,8 @@ def report(results: list[dict]) -> str:
             total = sum(f[s]["seconds"] for s in ("ingest", "metrics", "history"))
             cpu = sum(f[s]["cpu_seconds"] for s in ("ingest", "metrics", "history"))
             peak = max(f[s]["peak_kib"] for s in ("ingest", "metrics", "history"))
-            rows.append([*cells, name, _seconds(f["ingest"]), _seconds(f["metrics"]),
+            label = name if name == "cold" or r.get("new_month", True) else "warm (same files)"
+            rows.append([*cells, label, _seconds(f["ingest"]), _seconds(f["metrics"]),
                          _seconds(f["history"]), f"{total:.2f}", f"{cpu:.2f}", mb(peak),
                          f"{f['hits']} / {f['misses']}"])
     lines = [table(rows, header), "",
