@@ -40,16 +40,18 @@ class Size:
     months: int
     seed: int = 7
     last_month: str = "2025-09"
+    style: str = "canonical"
 
     @property
     def key(self) -> str:
+        style = "" if self.style == "canonical" else f"-{self.style}"
         return (f"c{self.communities}-s{self.scale:g}-m{self.months}-seed{self.seed}"
-                f"-{self.last_month}")
+                f"-{self.last_month}{style}")
 
     def args(self) -> list[str]:
         return ["--communities", str(self.communities), "--scale", f"{self.scale:g}",
                 "--months", str(self.months), "--seed", str(self.seed),
-                "--last-month", self.last_month]
+                "--last-month", self.last_month, "--style", self.style]
 
 
 def run_stage(stage: str, *args: str) -> dict:

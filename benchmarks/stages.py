@@ -5,10 +5,12 @@ Run by bench_ingest.py and bench_pipeline.py, one subprocess per stage, e.g.::
     python benchmarks/stages.py ingest --data /tmp/yuebao-bench/data/<key>/manifest.json
 
 Stages: ``generate`` (sample exports), ``pyarrow`` (a plain ``pyarrow.csv.read_csv``
-of the same files), ``ingest`` (yuebao's ingest), ``metrics`` (the month's
-metrics.json of every scope, which computes the month, the previous month and
-the same month last year, then ``created_history``), ``pipeline`` (ingest,
-metrics and history in one process, as the monthly flow runs them).
+of the same files), ``duckdb`` (DuckDB ``read_csv`` of them), ``ingest`` (yuebao's
+ingest), ``metrics`` (the month's metrics.json of every scope, which computes the
+month, the previous month and the same month last year, then ``created_history``),
+``pipeline`` (ingest, metrics and history in one process, as the monthly flow runs
+them), ``month`` (the same through the canonical cache, each part measured, with a
+digest of the figures: bench_cache.py).
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ def stage_generate(args) -> dict:
     out = Path(args.out)
     extra = {}
     if "style" in inspect.signature(generate_sample).parameters:
-        extra["style"] = "canonical"
+        extra["style"] = args.style
     with Measure() as m:
         sample = generate_sample(out, seed=args.seed, communities=args.communities,
                                  months=args.months, scale=args.scale,
@@ -151,7 +153,7 @@ def stage_generate(args) -> dict:
     month_tickets = sum(
         pc.sum(pc.starts_with(pacsv.read_csv(path, convert_options=only_created)["created_at"],
                               args.last_month)).as_py() or 0
-        for path in files["tickets"])
+        for path in files["tickets"]) if args.style == "canonical" else None
     return {
         "size": {"communities": args.communities, "scale": args.scale, "months": args.months,
                  "seed": args.seed, "last_month": args.last_month},
@@ -167,19 +169,65 @@ def stage_generate(args) -> dict:
     }
 
 
+def _encoding(path: str) -> str:
+    """UTF-8 if the file decodes as such, else GB18030 (the zh-generic sample's GBK)."""
+    try:
+        with open(path, "rb") as file:
+            file.read().decode("utf-8")
+        return "utf8"
+    except UnicodeDecodeError:
+        return "gb18030"
+
+
 def stage_pyarrow(args) -> dict:
+    """Every file read plainly: ``pyarrow.csv.read_csv`` (default type inference), and
+    an ``.xlsx`` workbook's first sheet through calamine, as the floor of reading."""
     import pyarrow.csv as pacsv
+    from python_calamine import CalamineWorkbook
 
     manifest = load_manifest(args.data)
+    encodings = {p: _encoding(p) for paths in manifest["files"].values() for p in paths
+                 if not p.endswith(".xlsx")}  # found before the clock: not part of reading
     tables = {}
     with Measure() as m:
         for table, paths in manifest["files"].items():
             start = time.perf_counter()
             rows = 0
             for path in paths:
-                rows += pacsv.read_csv(path).num_rows
+                if path.endswith(".xlsx"):
+                    rows += len(CalamineWorkbook.from_path(path).get_sheet_by_index(0)
+                                .to_python()) - 1
+                    continue
+                options = pacsv.ReadOptions(encoding=encodings[path])
+                rows += pacsv.read_csv(path, read_options=options).num_rows
             tables[table] = {"rows": rows, "seconds": time.perf_counter() - start}
     return {**m.figures(), "tables": tables, "rows": sum(t["rows"] for t in tables.values())}
+
+
+def stage_duckdb(args) -> dict:
+    """Every UTF-8 CSV file into a DuckDB table with ``read_csv`` (type detection), the
+    floor a data person would reach for. GBK files and workbooks are left out (DuckDB
+    reads neither without extensions); ``skipped`` counts them."""
+    import duckdb
+
+    manifest = load_manifest(args.data)
+    paths = {t: [p for p in ps if not p.endswith(".xlsx") and _encoding(p) == "utf8"]
+             for t, ps in manifest["files"].items()}
+    skipped = sum(len(ps) for ps in manifest["files"].values()) - sum(map(len, paths.values()))
+    tables = {}
+    with Measure() as m:
+        connection = duckdb.connect()
+        for table, files in paths.items():
+            start = time.perf_counter()
+            rows = 0
+            for number, path in enumerate(files):
+                name = f"{table}_{number}"
+                connection.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv(?)", [path])
+                rows += connection.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+            tables[table] = {"rows": rows, "seconds": time.perf_counter() - start}
+        connection.close()
+    return {**m.figures(), "tables": tables, "skipped_files": skipped,
+            "rows": sum(t["rows"] for t in tables.values())}
 
 
 def _ingest_breakdown() -> None:
@@ -251,6 +299,41 @@ def stage_metrics(args) -> dict:
             "created": portfolio["tickets"]["created"] if portfolio["tickets"] else None}
 
 
+def stage_month(args) -> dict:
+    """One month as the monthly run computes it, through the canonical cache at
+    ``--cache-dir``: ingest, metrics and history, each measured on its own (the peak
+    reset at each start), and a digest of every figure, so that a cold and a warm
+    run can be shown to agree. ``--ingest-only``: fill the cache and stop."""
+    import hashlib
+
+    from yuebao.months import Month
+    from yuebao.tasks.ingest import Cache, ingest
+    from yuebao.tasks.metrics import history_task, metrics_task
+
+    manifest = load_manifest(args.data)
+    config = config_of(manifest)
+    month = Month.parse(args.month)
+    cache = Cache(Path(args.cache_dir)) if args.cache_dir else None
+    sources = {t: getattr(config.sources, t) for t in ("tickets", "bills", "payments")}
+    with Measure() as read:
+        ingested = ingest(sources, config.base_dir, config.timezone, config.sources.profile,
+                          cache=cache)
+    result = {"ingest": read.figures(), "totals": ingested.totals(),
+              "hits": cache.hits if cache else None, "misses": cache.misses if cache else None}
+    if args.ingest_only:
+        return result
+    with Measure() as metrics:
+        documents = metrics_task.fn(ingested, config, month)
+    with Measure() as history:
+        created = history_task.fn(ingested, config, month)
+    text = json.dumps({"documents": documents.documents, "previous": documents.previous,
+                       "history": created, "quarantine": ingested.quarantine.to_csv(),
+                       "files": ingested.files.to_csv(), "notes": ingested.notes},
+                      ensure_ascii=False, sort_keys=True, default=str)
+    return {**result, "metrics": metrics.figures(), "history": history.figures(),
+            "digest": hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]}
+
+
 def stage_pipeline(args) -> dict:
     from yuebao.months import Month
     from yuebao.tasks.metrics import history_task, metrics_task
@@ -268,7 +351,8 @@ def stage_pipeline(args) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["generate", "pyarrow", "ingest", "metrics", "pipeline"])
+    parser.add_argument("stage", choices=["generate", "pyarrow", "duckdb", "ingest", "metrics",
+                                          "pipeline", "month"])
     parser.add_argument("--data", help="manifest.json of the sample exports")
     parser.add_argument("--out", help="generate: folder to write the exports into")
     parser.add_argument("--communities", type=int, default=40)
@@ -276,6 +360,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--months", type=int, default=13)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--last-month", default="2025-09")
+    parser.add_argument("--style", default="canonical", help="generate: the export style")
+    parser.add_argument("--cache-dir", help="month: the canonical cache (default: none)")
+    parser.add_argument("--ingest-only", action="store_true", help="month: ingest only")
     parser.add_argument("--month", default="2025-09", help="the month computed")
     parser.add_argument("--save", help="ingest: pickle the ingested tables here (untimed)")
     parser.add_argument("--load", help="metrics: the pickled ingested tables")

@@ -1,8 +1,10 @@
-"""The canonical cache: a hit gives the same tables as a cold read; anything that could
-change an entry misses; a damaged entry is rebuilt."""
+"""The canonical cache: a hit gives the same tables as a cold read, and a warm
+``yuebao run`` the same files as a cold one; anything that could change an entry
+misses; a damaged entry is rebuilt; two processes can fill it at once."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -65,3 +67,143 @@ def test_a_damaged_entry_is_rebuilt(tmp_path):
     again = Cache(tmp_path / "cache")
     _same(cold, _run(tmp_path, again))
     assert again.misses == 2 and again.hits == 1
+
+
+def _profile(folder: Path, extra: str = "") -> str:
+    """A profile file: the canonical one under the same name, not strict (so that its
+    labels are mapped), with ``extra`` added."""
+    from importlib import resources
+
+    text = resources.files("yuebao.knowledge").joinpath("profiles", "canonical.toml").read_text(
+        "utf-8")
+    path = folder / "profile.toml"
+    assert "strict = true\n" in text
+    path.write_text(text.replace("strict = true\n", "strict = false\n") + extra, "utf-8")
+    return str(path)
+
+
+def test_a_changed_mapping_misses_and_its_rows_follow_the_new_mapping(tmp_path):
+    _write(tmp_path)
+    sources = {"tickets": ["tickets.csv"], "bills": ["bills.csv"], "payments": ["payments.csv"]}
+    cache = Cache(tmp_path / "cache")
+    before = ingest(sources, tmp_path, "Asia/Shanghai", _profile(tmp_path), cache=cache)
+    assert (cache.hits, cache.misses) == (0, 3)
+    assert list(before.tickets["type"]) == ["repair", "other"]  # an unknown label
+    assert [n["code"] for n in before.notes] == ["unknown_label"]
+    # Same file name, same profile name, one more value mapped: "nonsense" is a repair.
+    changed = _profile(tmp_path, '\n[tickets.values.type]\nnonsense = "repair"\n')
+    after = ingest(sources, tmp_path, "Asia/Shanghai", changed, cache=cache)
+    assert (cache.hits, cache.misses) == (0, 6)  # the whole profile is in every key
+    assert list(after.tickets["type"]) == ["repair", "repair"]
+    assert after.notes == []
+    assert list(after.quarantine["code"]) == ["missing", "not_positive", "unknown_bill"]
+    uncached = ingest(sources, tmp_path, "Asia/Shanghai", changed)
+    _same(after, uncached)
+
+
+# ------------------------------------------------------------------ two processes at once
+
+def _fill(folder: str, cache_dir: str, start, out: str) -> None:
+    """A process of its own: wait for the start, ingest through the shared cache,
+    and leave its tables and counts as a pickle."""
+    import pickle
+
+    from yuebao.tasks.ingest import Cache, ingest
+
+    cache = Cache(Path(cache_dir))
+    start.wait(60)
+    got = ingest(_SOURCES, Path(folder), "Asia/Shanghai", cache=cache)
+    Path(out).write_bytes(pickle.dumps((got, cache.hits, cache.misses)))
+
+
+_SOURCES = {"tickets": ["tickets*.csv"], "bills": ["bills*.csv"], "payments": ["payments*.csv"]}
+
+
+def _many_files(folder: Path) -> None:
+    """Twelve files of a few thousand rows: long enough for two processes to overlap."""
+    for month in range(1, 5):
+        tickets = ["ticket_id,community,created_at,type,category,priority"]
+        bills = ["bill_id,community,building,unit,fee_item,period,due_date,amount_due"]
+        payments = ["payment_id,bill_id,paid_at,amount"]
+        for n in range(3000):
+            tickets.append(f"T{month}-{n},c{n % 3},2025-0{month}-0{1 + n % 9} 08:00:00,"
+                           f"{'repair' if n % 50 else 'nonsense'},elevator,normal")
+            bills.append(f"B{month}-{n},c{n % 3},{n % 7},{n},物业费,2025-0{month},"
+                         f"2025-0{month}-01,{100 + n % 13}.50")
+            payments.append(f"P{month}-{n},B{month}-{n if n % 40 else 99999},"
+                            f"2025-0{month}-1{n % 9} 10:00:00,{50 + n % 5}")
+        for name, lines in (("tickets", tickets), ("bills", bills), ("payments", payments)):
+            (folder / f"{name}-{month}.csv").write_text("\n".join(lines) + "\n", "utf-8")
+
+
+def test_two_processes_filling_the_cache_at_once_do_not_corrupt_it(tmp_path):
+    import multiprocessing
+    import pickle
+
+    _many_files(tmp_path)
+    expected = ingest(_SOURCES, tmp_path, "Asia/Shanghai")  # no cache
+    assert len(expected.quarantine) > 0
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    outs = [tmp_path / f"out{i}.pickle" for i in range(2)]
+    workers = [context.Process(target=_fill, args=(str(tmp_path), str(tmp_path / "cache"), start,
+                                                   str(out))) for out in outs]
+    for worker in workers:
+        worker.start()
+    start.set()
+    for worker in workers:
+        worker.join(300)
+        assert worker.exitcode == 0
+    results = [pickle.loads(out.read_bytes()) for out in outs]
+    for got, _, _ in results:
+        _same(expected, got)
+    # Every file was checked once by one process or the other, never twice.
+    assert sum(misses for _, _, misses in results) == 12
+    assert sum(hits for _, hits, _ in results) == 12
+    assert not list((tmp_path / "cache").rglob("*.tmp"))
+    after = Cache(tmp_path / "cache")
+    _same(expected, ingest(_SOURCES, tmp_path, "Asia/Shanghai", cache=after))
+    assert (after.hits, after.misses) == (12, 0)
+
+
+# ------------------------------------------------------------------ through the command
+
+def _outputs(month_dir: Path) -> dict[str, bytes]:
+    names = ("metrics.json", "data_quality.json", "quarantine.csv")
+    return {p.relative_to(month_dir).as_posix(): p.read_bytes()
+            for name in names for p in sorted(month_dir.rglob(name))}
+
+
+def test_a_warm_run_writes_the_figures_and_quarantine_of_a_cold_run(tmp_path, prefect_server):
+    """``yuebao run --no-send`` twice: the second reads every export from the cache."""
+    from yuebao.cli import main
+    from yuebao.months import Month
+    from yuebao.tasks.sample_config import write_sample_config
+    from yuebao.tasks.sample_data import generate_sample
+
+    data = generate_sample(tmp_path, seed=5, communities=2, months=3, scale=0.15,
+                           last_month=Month.parse("2025-09"))  # zh-generic: CSV, GBK, .xlsx
+    config = write_sample_config(data, tmp_path / "yuebao.toml")
+    cache = Path(os.environ["YUEBAO_CACHE_DIR"])  # this test's own (conftest)
+    month_dir = tmp_path / "out" / "2025-09"
+    command = ["run", "--config", str(config), "--month", "2025-09", "--no-send"]
+
+    assert main(command) == 0
+    cold = _outputs(month_dir)
+    manifests = sorted(cache.rglob("manifest.json"))
+    files = sum(len(data.files(t)) for t in data.rows)
+    assert len(manifests) == files  # one entry per export file, filled by the cold run
+    filled = {m: m.stat().st_mtime_ns for m in manifests}
+    for path in month_dir.rglob("*.json"):
+        path.unlink()
+    (month_dir / "quarantine.csv").unlink()
+
+    assert main(command) == 0
+    warm = _outputs(month_dir)
+    assert {m: m.stat().st_mtime_ns for m in sorted(cache.rglob("manifest.json"))} == filled
+    # metrics.json of two communities and the portfolio, data_quality.json, quarantine.csv
+    assert sorted(cold) == sorted(warm) and len(cold) == 3 + 2
+    for name in cold:
+        assert warm[name] == cold[name], name
+    quarantined = pd.read_csv(month_dir / "quarantine.csv", dtype=str, encoding="utf-8-sig")
+    assert len(quarantined) > 0  # the sample's defects

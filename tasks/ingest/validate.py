@@ -285,6 +285,15 @@ def _total_rows(raw: pd.DataFrame, reasons: pd.DataFrame, invalid: np.ndarray) -
     reasons.loc[total[total].index, "field"] = field[total]
 
 
+def _all_distinct(column: pd.Series) -> bool:
+    """No value twice and none missing (a missing key takes the slow path, which is
+    right either way). Factorizing Arrow-backed ids takes half the time of
+    ``pd.Index(...).is_unique`` at 1.6 M ids and a fifth at 7 M (2 s against 10-15 s,
+    benchmarks/README.md), and a warm run does this for every row of the history."""
+    _, uniques = pd.factorize(column, use_na_sentinel=True)
+    return len(uniques) == len(column)
+
+
 def _losers(parsed: pd.DataFrame, valid_rows: np.ndarray, table: str) -> pd.Series:
     """Valid rows that lose to another valid row with the same key (False elsewhere).
 
@@ -296,7 +305,7 @@ def _losers(parsed: pd.DataFrame, valid_rows: np.ndarray, table: str) -> pd.Seri
     times = list(TICKET_TIMES) if table == "tickets" else []
     wanted = [*key, *times, "_order"]
     valid = parsed[wanted] if valid_rows.all() else parsed.loc[valid_rows, wanted]
-    if len(key) == 1 and pd.Index(valid[key[0]]).is_unique:  # the usual case, found fast
+    if len(key) == 1 and _all_distinct(valid[key[0]]):  # the usual case, found fast
         return pd.Series(False, index=parsed.index)
     order = valid[["_order"]].copy()
     sort_by = ["_order"]
