@@ -131,7 +131,8 @@ def email_html(markdown: str, title: str, language: str,
     body = body.replace("<img ", f'<img width="{CHART_WIDTH_PX}" style="{_IMAGE_STYLE}" ')
     heading, _, rest = body.partition("</h1>\n")
     page = environment(language).get_template("email.html.j2")
-    rows = [kpis[i:i + 3] for i in range(0, len(kpis or []), 3)]
+    boxes = kpis or []
+    rows = [boxes[i:i + 3] for i in range(0, len(boxes), 3)]
     values = {"title": title, "heading": f"{heading}</h1>" if rest else "",
               "body": rest or body, "rows": rows, "colours": STATUS_COLOURS,
               "embedded_family": EMBEDDED_FAMILY}

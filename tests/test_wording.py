@@ -142,3 +142,11 @@ def test_seasonal_work_belongs_to_the_climate(reviews):
     # Harbin's plans do carry their winter work, so the check above reads real plans.
     assert any("防冻" in _section(text, heading) for (month, scope), text
                in reviews["zh"].items() if scope == "songhua")
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_ceiling_of_zero_reads_as_zero(reviews, language):
+    """超时未办结工单的目标是 0 件: "目标 0 件", never "不高于 0 件"."""
+    odd = re.compile(r"(不高于|at most) 0(?![.,\d])")
+    assert [key for key, text in reviews[language].items() if odd.search(text)] == []
+    assert any("超时未办结工单" in text for text in reviews["zh"].values())
