@@ -101,6 +101,8 @@ def test_trend_charts_hold_the_trend_of_metrics_json(month):
         for name, (_, bars, keys, _, _) in TREND_CHARTS.items():
             chart = charts[name]
             assert chart.part == "overview"
+            if name == "trend_tickets.png":  # stacked by type: test_tickets_stacked_by_type
+                continue
             for key in (k for k in (bars, *keys) if k):
                 trend = written["trend"][key]
                 assert chart.data["categories"] == trend["months"], (scope, key)
@@ -108,6 +110,29 @@ def test_trend_charts_hold_the_trend_of_metrics_json(month):
                 target = written["compare"][key]["target"]
                 assert chart.data["targets"].get(key) == target, (scope, key)
         assert len(charts["trend_rates.png"].data["targets"]) == 2  # both on-time targets
+
+
+def test_tickets_stacked_by_type_are_the_trend_of_each_type(month):
+    """The columns are tickets created by type, each the trend metrics.json has for it,
+    and stacked they make the tickets created of each month."""
+    from yuebao.tasks.metrics import TYPE_TREND_KEYS
+
+    for scope in (month["community"], PORTFOLIO):
+        written = _read(month, scope)
+        chart = _charts(month, scope)["trend_tickets.png"]
+        assert chart.title.endswith("（按类型）")
+        series = chart.data["series"]
+        types = [key for key in TYPE_TREND_KEYS if key in series]
+        assert "tickets.by_type.repair" in types and "tickets.by_type.complaint" in types
+        for key in types:
+            assert series[key] == written["trend"][key]["values"], (scope, key)
+        for key in set(TYPE_TREND_KEYS) - set(types):  # a type with no ticket is left out
+            assert not any(written["trend"][key]["values"]), (scope, key)
+        created = written["trend"]["tickets.created"]["values"]
+        assert series["tickets.created"] == created
+        assert [sum(series[key][i] for key in types) for i in range(len(created))] == created
+        this_month = written["tickets"]["by_type"]
+        assert f"报修 {this_month['repair']} 件" in chart.alt
 
 
 def test_alt_text_states_the_figures(month):

@@ -20,6 +20,7 @@ from yuebao.months import Month
 from yuebao.schema import TICKET_CATEGORIES, TICKET_TYPES
 from yuebao.tasks.ingest import ingest
 from yuebao.tasks.metrics import (
+    TYPE_TREND_KEYS,
     build_scope,
     compare,
     kpi_catalogue,
@@ -585,7 +586,7 @@ def test_trend_of_twelve_months_as_of_each_months_end(documents):
     trend = documents["a"]["trend"]
     months = ["2024-10", "2024-11", "2024-12", "2025-01", "2025-02", "2025-03", "2025-04",
               "2025-05", "2025-06", "2025-07", "2025-08", "2025-09"]
-    assert set(trend) == set(kpi_catalogue())
+    assert set(trend) == set(kpi_catalogue()) | set(TYPE_TREND_KEYS)
     assert all(t["months"] == months for t in trend.values())
     # Arrears of a at each month's end: March and May B5 250 + B9 200; July + B10 100
     # (120 less 20 paid on 07-25); August + B4 200 (300 less 100 on 08-20); September 900.
@@ -610,6 +611,13 @@ def test_trend_of_twelve_months_as_of_each_months_end(documents):
     created = trend["tickets.created"]
     assert created["values"] == [None] * 10 + [2, 7]  # T5 T6; September's seven
     assert created["best"] is None and created["worst"] is None
+    # By type: August T5 inquiry, T6 repair; September T1 T2 T4 T10 repair, T3 T9
+    # complaint, T7 praise (the seven above).
+    by_type = {key.rsplit(".", 1)[1]: trend[key]["values"][-2:] for key in TYPE_TREND_KEYS}
+    assert by_type == {"repair": [1, 4], "complaint": [0, 2], "inquiry": [1, 0],
+                       "suggestion": [0, 0], "praise": [0, 1], "other": [0, 0]}
+    assert all(trend[key]["values"][:10] == [None] * 10 for key in TYPE_TREND_KEYS)
+    assert all(trend[key]["best"] is None for key in TYPE_TREND_KEYS)
     b = documents["b"]["trend"]
     # b's year to date: B12 (60, due 05-20) is never paid; before May nothing is due.
     ytd = b["fees.collection_rate_ytd"]

@@ -124,20 +124,25 @@ def short(value: float | int | None, kind: str) -> str:
 
 def lines(title: str, x: Sequence[str], series: Sequence[tuple[str, Values]],
           targets: Sequence[tuple[str, float]], kind: str, axis_label: str,
-          bars: tuple[str, Values] | None = None) -> bytes:
+          bars: Sequence[tuple[str, Values]] = ()) -> bytes:
     """A trend: one line per series (a gap where a month is null), dashed targets,
-    and optionally one series drawn as columns behind the lines."""
+    and optionally columns behind the lines: one series plain, several stacked."""
     def draw(figure: Figure) -> None:
         axes = figure.subplots()
         positions = list(range(len(x)))
-        if bars is not None:
-            axes.bar(positions, _nan(bars[1]), color="#9ecae1", width=0.6, label=bars[0])
+        base = [0.0] * len(x)
+        for index, (label, values) in enumerate(bars):
+            heights = [0.0 if v != v else v for v in _nan(values)]  # NaN: nothing stacked
+            axes.bar(positions, heights, bottom=base, width=0.6, label=label,
+                     color="#9ecae1" if len(bars) == 1 else COLORS[index % len(COLORS)])
+            base = [b + h for b, h in zip(base, heights, strict=True)]
+        shift = len(bars)
         for index, (label, values) in enumerate(series):
             axes.plot(positions, _nan(values), marker="o", markersize=4, linewidth=1.8,
-                      color=COLORS[(index + (bars is not None)) % len(COLORS)], label=label)
+                      color=COLORS[(index + shift) % len(COLORS)], label=label)
         for index, (label, value) in enumerate(targets):
             axes.axhline(value, linestyle=(0, (4, 3)), linewidth=1.2,
-                         color=COLORS[(index + (bars is not None)) % len(COLORS)]
+                         color=COLORS[(index + shift) % len(COLORS)]
                          if len(targets) > 1 else TARGET_COLOR, alpha=0.8, label=label)
         axes.set_xticks(positions, list(x))
         axes.set_title(title)
@@ -145,8 +150,8 @@ def lines(title: str, x: Sequence[str], series: Sequence[tuple[str, Values]],
         if kind != "rate":
             axes.set_ylim(bottom=0)
         axes.grid(axis="x", visible=False)
-        if len(series) + len(targets) + (bars is not None) > 1:
-            axes.legend(loc="best", ncols=2)
+        if len(series) + len(targets) + len(bars) > 1:
+            axes.legend(loc="best", ncols=2 if len(bars) < 4 else 3)
     return render(draw, tight=False)
 
 

@@ -1,9 +1,9 @@
 """The 12-month trend charts, from ``trend`` of metrics.json (kpis.md section 7).
 
 The KPIs and their grouping are the trend sheet's (``tasks/spreadsheet/charts.py``):
-the same headline keys, the rates with a target line where the scope has one. Tickets
-also carry the complaints of each month (the one ticket type with a trend of its
-own), drawn over the columns of all tickets received.
+the same headline keys, the rates with a target line where the scope has one. The
+tickets received are columns stacked by type (``trend`` of tickets created by type);
+a document without those trends gets plain columns with the complaints as a line.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from yuebao.tasks.charts import draw
 from yuebao.tasks.charts.model import Chart
 from yuebao.tasks.charts.words import ChartWords
-from yuebao.tasks.metrics import kpi_catalogue
+from yuebao.tasks.metrics import TYPE_TREND_KEYS, kpi_catalogue
 from yuebao.tasks.spreadsheet.charts import RATE_CHART_KEYS, TREND_KEYS, trend_months
 
 COMPLAINTS = "tickets.complaints.count"
@@ -53,10 +53,15 @@ def trend_charts(document: dict, words: ChartWords) -> list[Chart]:
     x = [words.month(m) for m in months]
     drawn = []
     for name, (title_key, bar_key, line_keys, axis, kind) in TREND_CHARTS.items():
-        title = words.chart[title_key]
         keys = [k for k in (bar_key, *line_keys) if k]
         series = {key: _values(document, key, months) for key in keys}
         if all(value is None for values in series.values() for value in values):
+            continue
+        title = words.chart[title_key]
+        stacked = _by_type(document, months) if bar_key == "tickets.created" else {}
+        if stacked:
+            drawn.append(_tickets_by_type(name, words.chart["trend_tickets_by_type"], months,
+                                          x, series[bar_key], stacked, words, axis))
             continue
         targets = {key: compared[key]["target"] for key in keys
                    if (compared.get(key) or {}).get("target") is not None}
@@ -66,7 +71,28 @@ def trend_charts(document: dict, words: ChartWords) -> list[Chart]:
             title, x, [(words.kpi(key), series[key]) for key in line_keys],
             [(words.target(words.kpi(key)), value) for key, value in targets.items()],
             kind, words.chart[axis],
-            bars=(words.kpi(bar_key), series[bar_key]) if bar_key else None)
+            bars=[(words.kpi(bar_key), series[bar_key])] if bar_key else [])
         drawn.append(Chart(name, "overview", title, words.alt(title, [p for p in parts if p]),
                            {"categories": months, "series": series, "targets": targets}, png))
     return drawn
+
+
+def _by_type(document: dict, months: list[str]) -> dict[str, list]:
+    """Tickets created by type on the chart's months, the types that have any (none
+    when the document has no such trend)."""
+    found = {key: _values(document, key, months) for key in TYPE_TREND_KEYS}
+    return {key: values for key, values in found.items() if any(values)}
+
+
+def _tickets_by_type(name: str, title: str, months: list[str], x: list[str], created: list,
+                     stacked: dict[str, list], words: ChartWords, axis: str) -> Chart:
+    """Tickets received, month by month, as columns stacked by type."""
+    types = {key: words.all["type"][key.rsplit(".", 1)[1]] for key in stacked}
+    last = [values[-1] for values in stacked.values()]
+    parts = [words.series(words.kpi("tickets.created"), months, created, "count"),
+             words.items(list(types.values()), last, "count") if None not in last else None]
+    png = draw.lines(title, x, [], [], "count", words.chart[axis],
+                     bars=[(types[key], values) for key, values in stacked.items()])
+    return Chart(name, "overview", title, words.alt(title, [p for p in parts if p]),
+                 {"categories": months, "series": {"tickets.created": created, **stacked},
+                  "targets": {}}, png)

@@ -29,7 +29,7 @@ from yuebao.config import Config
 from yuebao.errors import RunFailed, UsageError
 from yuebao.memory import keep_freed_memory
 from yuebao.months import Month
-from yuebao.schema import PORTFOLIO, TABLES
+from yuebao.schema import PORTFOLIO, TABLES, TICKET_TYPES
 from yuebao.tasks.ingest import Ingested
 from yuebao.tasks.metrics.coverage import Coverage, coverage
 from yuebao.tasks.metrics.fees import FeeRows, fee_metrics
@@ -101,14 +101,26 @@ def compare(current: dict, previous: dict | None, last_year: dict | None,
     return result
 
 
+# Tickets created by type, month by month: no KPI of their own (not compared, never a
+# finding), but the trend the tickets chart stacks (kpis.md section 7, trend).
+TYPE_TREND_KEYS = tuple(f"tickets.by_type.{code}" for code in TICKET_TYPES)
+
+
+def trend_catalogue() -> dict[str, dict]:
+    """What ``trend`` follows: the catalogue's KPIs, then tickets created by type."""
+    return kpi_catalogue() | {key: {"kind": "count", "direction": "none"}
+                              for key in TYPE_TREND_KEYS}
+
+
 def scalars(blocks: dict) -> dict[str, float | int | None]:
-    """Every scalar KPI of the catalogue in a month's ``tickets``/``fees`` blocks."""
-    return {key: scalar(blocks, key) for key in kpi_catalogue()}
+    """Every KPI of :func:`trend_catalogue` in a month's ``tickets``/``fees`` blocks."""
+    return {key: scalar(blocks, key) for key in trend_catalogue()}
 
 
 def trend(months: list[Month], values_of: list[dict[str, float | int | None]],
           covered: Callable[[Month, str], bool] = lambda month, key: True) -> dict[str, dict]:
-    """``trend.<key>`` of every scalar KPI of the catalogue (kpis.md section 7).
+    """``trend.<key>`` of every scalar KPI of the catalogue, and of tickets created by
+    type (:data:`TYPE_TREND_KEYS`), as kpis.md section 7 has them.
 
     ``months`` are oldest first, ``values_of`` their :func:`scalars` for one scope;
     ``covered(month, key)`` says whether the exports cover that month for the
@@ -119,8 +131,8 @@ def trend(months: list[Month], values_of: list[dict[str, float | int | None]],
     """
     names = [str(month) for month in months]
     result = {}
-    for key, kpi in kpi_catalogue().items():
-        values = [month_values[key] if covered(month, key) else None
+    for key, kpi in trend_catalogue().items():
+        values = [month_values.get(key) if covered(month, key) else None
                   for month, month_values in zip(months, values_of, strict=True)]
         known = [i for i, value in enumerate(values) if value is not None]
         best = worst = None
