@@ -32,7 +32,7 @@ SCOPES = ("jinjiang", "songhua", "pujiang", "nanshan", "_portfolio")
 PORTFOLIO_TO = ("director@example.com", "deputy@example.com", "finance@example.com")
 RECIPIENTS = {f"{s}-manager@example.com" for s in SCOPES[:-1]} | set(PORTFOLIO_TO)
 FILES = ("metrics.json", "review.md", "review.json", "review.html", "review.docx",
-         "metrics.xlsx")
+         "metrics.xlsx", "charts")
 
 
 def smtp_config(sample, tmp_path: Path, server, *, lock_wait: float = 120, **smtp) -> Path:
