@@ -263,8 +263,9 @@ def stage_ingest(args) -> dict:
 
 def _metrics_breakdown() -> None:
     timed("yuebao.tasks.metrics", "prepare", "prepare arrays (once)")
-    timed("yuebao.tasks.metrics", "ticket_metrics", "tickets (x13 months)")
-    timed("yuebao.tasks.metrics", "fee_metrics", "fees (x13 months)")
+    timed("yuebao.tasks.metrics", "ticket_partial", "tickets (x13 months)")
+    timed("yuebao.tasks.metrics", "fee_partial", "fees (x13 months)")
+    timed("yuebao.tasks.metrics", "month_blocks", "blocks per scope (x13 months)")
     timed("yuebao.tasks.metrics", "_data_communities", "communities in the data")
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import pandas as pd
 from prefect import task
@@ -32,11 +33,12 @@ from yuebao.months import Month
 from yuebao.schema import PORTFOLIO, TABLES, TICKET_TYPES
 from yuebao.tasks.ingest import Ingested
 from yuebao.tasks.metrics.coverage import Coverage, coverage
-from yuebao.tasks.metrics.fees import FeeRows, fee_metrics
+from yuebao.tasks.metrics.fees import FeeRows, fee_blocks, fee_partial
 from yuebao.tasks.metrics.numbers import _community_names, _with_portfolio
+from yuebao.tasks.metrics.parts import MonthPartial, Rows, combine, split
 from yuebao.tasks.metrics.quality import data_quality
 from yuebao.tasks.metrics.scope import SCHEMA, Scope
-from yuebao.tasks.metrics.tickets import TicketRows, ticket_metrics
+from yuebao.tasks.metrics.tickets import TicketRows, ticket_blocks, ticket_partial
 from yuebao.words import labels
 
 TREND_MONTHS = 12
@@ -148,26 +150,60 @@ def trend(months: list[Month], values_of: list[dict[str, float | int | None]],
     return result
 
 
-def month_metrics(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame,
-                  scope: Scope, available: frozenset[str], *,
-                  prepared: Prepared | None = None) -> dict[str, dict]:
-    """``tickets`` and ``fees`` blocks for every scope of one month.
+def month_partial(tickets: pd.DataFrame, scope: Scope, prepared: Prepared) -> MonthPartial:
+    """The month's partial figures of the communities in the prepared rows."""
+    return MonthPartial(
+        tickets=(ticket_partial(tickets, scope, prepared.tickets)
+                 if prepared.tickets is not None else None),
+        fees=fee_partial(prepared.fees, scope) if prepared.fees is not None else None)
+
+
+def month_blocks(partial: MonthPartial, scope: Scope, available: frozenset[str]
+                 ) -> dict[str, dict]:
+    """``tickets`` and ``fees`` blocks for every scope of one month, from its partial.
 
     A table the company does not export gives ``None`` for its block, so the
     draft can say the figures are not available instead of printing zeros.
-    ``prepared`` is the tables as arrays, built once when several months are
-    computed from the same rows.
     """
-    prepared = prepared or prepare(tickets, bills, payments, scope, available)
     measured = {name.split(".", 1)[1] for name in available if name.startswith("tickets.")}
-    ticket_blocks = (ticket_metrics(tickets, scope, measured, prepared.tickets)
-                     if prepared.tickets is not None else {})
-    fee_blocks = (fee_metrics(bills, payments, scope, prepared.fees,
-                              cash_only="bills" not in available)
-                  if prepared.fees is not None else {})
-    return {
-        s: {"tickets": ticket_blocks.get(s), "fees": fee_blocks.get(s)} for s in scope.scopes
-    }
+    ticket_blocks_of = (ticket_blocks(partial.tickets, scope, measured)
+                        if partial.tickets is not None else {})
+    fee_blocks_of = (fee_blocks(partial.fees, scope, cash_only="bills" not in available)
+                     if partial.fees is not None else {})
+    return {s: {"tickets": ticket_blocks_of.get(s), "fees": fee_blocks_of.get(s)}
+            for s in scope.scopes}
+
+
+def month_metrics(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame,
+                  scope: Scope, available: frozenset[str]) -> dict[str, dict]:
+    """``tickets`` and ``fees`` blocks for every scope of one month, from the rows."""
+    prepared = prepare(tickets, bills, payments, scope, available)
+    return month_blocks(month_partial(tickets, scope, prepared), scope, available)
+
+
+def _shifted(scope: Scope, month: Month) -> Scope:
+    return Scope(month, scope.timezone, scope.communities, scope.households, scope.sla,
+                 scope.hotspot_min)
+
+
+def months_needed(month: Month) -> list[Month]:
+    """The months metrics.json of ``month`` computes: the 12 of the trend ending with it
+    (the previous month one of them), oldest first so that each starts where the last
+    one ended (FeeRows keeps it), then the same month last year."""
+    return [month.shift(k) for k in range(-TREND_MONTHS + 1, 1)] + [month.shift(-12)]
+
+
+def month_partials(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame,
+                   scope: Scope, available: frozenset[str],
+                   names: list[str] | None = None) -> dict[Month, MonthPartial]:
+    """The partial figures of every month metrics.json of ``scope.month`` needs.
+
+    ``names`` are the run's community codes, the same for every part of a split run
+    (:mod:`.parts`); by default, those of these rows.
+    """
+    prepared = prepare(tickets, bills, payments, scope, available, names)
+    return {month: month_partial(tickets, _shifted(scope, month), prepared)
+            for month in months_needed(scope.month)}
 
 
 def metrics_document(scope_id: str, blocks: dict, comparison: dict, month: Month,
@@ -266,32 +302,41 @@ class Prepared:
 
 
 def prepare(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame, scope: Scope,
-            available: frozenset[str]) -> Prepared:
+            available: frozenset[str], names: list[str] | None = None) -> Prepared:
     """Arrays of the tables a month's metrics need; they do not depend on the month.
 
     Like ingest, this makes large short-lived arrays, so it keeps freed memory for
     reuse (``yuebao.memory``) when it runs in a process of its own.
     """
     keep_freed_memory()
-    names = _community_names([tickets, bills, payments], scope.communities)
-    # Payments alone (a receipts ledger) still give the cash figures; see fee_metrics.
+    names = names or community_codes(tickets, bills, payments, scope)
+    # Payments alone (a receipts ledger) still give the cash figures; see fee_blocks.
     fees = "bills" in available or "payments" in available
     return Prepared(
         tickets=TicketRows.build(tickets, scope, names) if "tickets" in available else None,
         fees=FeeRows.build(bills, payments, names) if fees else None)
 
 
+def community_codes(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame,
+                    scope: Scope) -> list[str]:
+    """The run's community codes: the scope's communities, then any other the rows name."""
+    return _community_names([tickets, bills, payments], scope.communities)
+
+
 def month_documents(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame,
                     scope: Scope, available: frozenset[str], targets: dict[str, dict],
-                    data_quality: dict, spans: Coverage | None = None) -> MonthMetrics:
+                    data_quality: dict, spans: Coverage | None = None,
+                    partials: dict[Month, MonthPartial] | None = None) -> MonthMetrics:
     """metrics.json of every scope, with ``compare`` from the months' own computation.
 
     The previous month and the same month last year are computed from the same
     canonical rows as the month itself, so a backfill and a monthly run agree.
     Where the exports do not cover one of them, its figures are left out: null
     in ``compare``, and no previous block for the draft to compare with.
+    ``partials`` are the months' figures already computed (in parts, combined);
+    without them they are computed here from the rows.
     """
-    prepared = prepare(tickets, bills, payments, scope, available)
+    partials = partials or month_partials(tickets, bills, payments, scope, available)
     spans = spans or coverage(tickets, bills, payments, available & frozenset(TABLES))
     shifts = {"previous_month": scope.month.shift(-1),
               "same_month_last_year": scope.month.shift(-12)}
@@ -300,14 +345,10 @@ def month_documents(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.Dat
         return spans.covers_kpi(shifts[which], key)
 
     def compute(month: Month) -> dict[str, dict]:
-        shifted = Scope(month, scope.timezone, scope.communities, scope.households,
-                        scope.sla, scope.hotspot_min)
-        return month_metrics(tickets, bills, payments, shifted, available, prepared=prepared)
+        return month_blocks(partials[month], _shifted(scope, month), available)
 
-    # The trend's 12 months end with the month, the previous month one of them; oldest
-    # first, so that each month starts where the last one ended (FeeRows keeps it).
-    # Of the others only the scalars are kept.
-    months = [scope.month.shift(k) for k in range(-TREND_MONTHS + 1, 1)]
+    # Of the trend's months only the scalars are kept, but for the month and the one before.
+    months = months_needed(scope.month)[:TREND_MONTHS]
     kept: dict[Month, dict[str, dict]] = {}
     values: dict[Month, dict[str, dict]] = {}
     for month in months:
@@ -375,17 +416,56 @@ def coverage_task(ingested: Ingested, month: Month, language: str) -> Coverage:
     return spans
 
 
-@task(name="metrics", task_run_name="metrics-{month}", cache_policy=NO_CACHE)
+@task(name="metrics", task_run_name="metrics-{month}", cache_policy=NO_CACHE, retries=0)
 def metrics_task(ingested: Ingested, config: Config, month: Month,
-                 spans: Coverage | None = None) -> MonthMetrics:
-    """Prefect task: metrics.json of every scope of the month."""
+                 spans: Coverage | None = None,
+                 partials: dict[Month, MonthPartial] | None = None) -> MonthMetrics:
+    """Prefect task: metrics.json of every scope of the month.
+
+    ``partials``: the months' figures computed in parts (:func:`metrics_in_parts`);
+    without them, every figure is computed here in one pass.
+    """
     scope = build_scope(config, month, _data_communities(ingested))
     configured = [c.id for c in config.communities]
     targets = {s: config.targets_for(s if s in configured else None) for s in scope.scopes}
     return month_documents(ingested.tickets, ingested.bills, ingested.payments, scope,
                            ingested.available, targets,
                            data_quality(ingested, scope, configured),
-                           spans or export_coverage(ingested))
+                           spans or export_coverage(ingested), partials)
+
+
+@task(name="metrics-part", task_run_name="metrics-{month}-part-{number}", cache_policy=NO_CACHE,
+      retries=0)
+def metrics_part_task(rows: Rows, scope: Scope, available: frozenset[str], names: list[str],
+                      month: Month, number: int) -> dict[Month, MonthPartial]:
+    """Prefect task: the partial figures of one part's communities, every month needed.
+
+    ``month`` and ``number`` name the task run (``metrics-2025-09-part-2``).
+    """
+    return month_partials(rows.tickets, rows.bills, rows.payments, scope, available, names)
+
+
+def metrics_in_parts(ingested: Ingested, config: Config, month: Month, spans: Coverage,
+                     runner: Any, parts: int) -> MonthMetrics:
+    """metrics.json of every scope, the communities computed in ``parts`` tasks at once.
+
+    Called inside a flow: each part (whole communities, of about equal size) is
+    submitted to ``runner``, a started Prefect task runner (processes, Dask
+    workers), and the portfolio is combined exactly from the parts' partial
+    figures, so the result is the same as :func:`metrics_task`'s in one pass,
+    which one part is.
+    """
+    if parts <= 1:
+        return metrics_task(ingested, config, month, spans)
+    scope = build_scope(config, month, _data_communities(ingested))
+    names = community_codes(ingested.tickets, ingested.bills, ingested.payments, scope)
+    pieces = split(ingested.tickets, ingested.bills, ingested.payments, names, parts)
+    futures = [runner.submit(metrics_part_task, {
+        "rows": piece, "scope": scope, "available": ingested.available, "names": names,
+        "month": month, "number": number}) for number, piece in enumerate(pieces, start=1)]
+    del pieces
+    return metrics_task(ingested, config, month, spans,
+                        combine([future.result() for future in futures]))
 
 
 @task(name="ticket-history", task_run_name="ticket-history-{month}", cache_policy=NO_CACHE)

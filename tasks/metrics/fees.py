@@ -12,7 +12,6 @@ from yuebao.schema import PORTFOLIO
 from yuebao.tasks.ingest.parse import positions
 from yuebao.tasks.metrics.numbers import (
     _codes,
-    _community_names,
     _factorized,
     _group_sum,
     _instant,
@@ -241,36 +240,15 @@ _GROUP_MONEY = ("due_in_month", "collected_for_month", "arrears_at_end", "arrear
                 "arrears_collected", "new_arrears")
 
 
-def _fee_groups(names: list[str], due: np.ndarray, collected: np.ndarray, arrears: np.ndarray,
-                at_start: np.ndarray, left_of_start: np.ndarray) -> dict[str, dict]:
-    """Groups' figures from their sums in fen, one array per figure, a group a position.
-
-    ``left_of_start`` is outstanding_b(end) over a group's bills due before the start,
-    so that what was collected of the start's arrears is the rest. Yuan are the fen
-    divided by 100 as :func:`money` divides them (float64 holds every int64 fen below
-    2**53 exactly, and one correctly rounded division gives the same float).
-    """
-    money_of = {"due_in_month": due, "collected_for_month": collected,
-                "arrears_at_end": arrears, "arrears_at_start": at_start,
-                "arrears_collected": at_start - left_of_start, "new_arrears": due - collected}
-    yuan = [(money_of[key] / 100).tolist() for key in _GROUP_MONEY]
-    rates = [rate(c, d) for c, d in zip(collected.tolist(), due.tolist(), strict=True)]
-    return {name: {"due_in_month": d, "collected_for_month": c, "collection_rate_month": r,
-                   "arrears_at_end": e, "arrears_at_start": a, "arrears_collected": g,
-                   "new_arrears": n}
-            for name, d, c, r, e, a, g, n in zip(names, yuan[0], yuan[1], rates, *yuan[2:],
-                                                 strict=True)}
-
-
-def _group_fees(rows: FeeRows, m: _Month, column: str, scopes: list[str]) -> dict[str, dict]:
-    """``by_fee_item`` / ``by_building``: groups with a bill due in M or arrears at start
-    or at end.
+def _group_rows(rows: FeeRows, m: _Month, column: str) -> dict[str, np.ndarray]:
+    """``by_fee_item`` / ``by_building`` before they are told per scope: one row per
+    (community, group) with a bill due in M or arrears at start or at end.
 
     A group is shown exactly when one of its bills is due in M, or owing at the
     start or at the end, so only those bills are summed (a bill due before the
-    start owing at neither time adds 0 to every figure). At the portfolio fee
-    items are summed over communities, and buildings are keyed
-    ``"<community>/<building>"``.
+    start owing at neither time adds 0 to every figure). ``left`` is
+    outstanding_b(end) over its bills due before the start, so that what was
+    collected of the start's arrears is the rest. Sums in fen.
     """
     codes, labels = ((rows.fee_item, rows.fee_items) if column == "fee_item"
                      else (rows.building, rows.buildings))
@@ -281,36 +259,70 @@ def _group_fees(rows: FeeRows, m: _Month, column: str, scopes: list[str]) -> dic
         chosen = chosen[codes[chosen] >= 0]
         return chosen, rows.community[chosen] * shape[1] + codes[chosen]
 
-    def summed(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
-        return _group_sum(groups, values, cells).reshape(shape)
-
     due_in, g_due = bills(m.due_in)
     owing, g_owing = bills(m.owing)
     owing_start, g_start = bills(m.owing_start)
     earlier = m.before_start[codes[m.owing] >= 0]
     count = (np.bincount(g_due, minlength=cells) + np.bincount(g_owing, minlength=cells)
-             + np.bincount(g_start, minlength=cells)).reshape(shape)
-    due = summed(g_due, rows.due[due_in])
-    collected = due - summed(g_due, m.out_end[due_in])
-    arrears = summed(g_owing, m.out_end[owing])
-    at_start = summed(g_start, m.out_start[owing_start])
-    left = summed(g_owing[earlier], m.out_end[owing[earlier]])
-    figures = (due, collected, arrears, at_start, left)
+             + np.bincount(g_start, minlength=cells))
+    cell = np.flatnonzero(count)
+    due = _group_sum(g_due, rows.due[due_in], cells)
+    figures = {
+        "due": due, "collected": due - _group_sum(g_due, m.out_end[due_in], cells),
+        "arrears": _group_sum(g_owing, m.out_end[owing], cells),
+        "at_start": _group_sum(g_start, m.out_start[owing_start], cells),
+        "left": _group_sum(g_owing[earlier], m.out_end[owing[earlier]], cells),
+    }
+    community, label = np.divmod(cell, shape[1])
+    return {"community": community, "label": np.array(labels, dtype=object)[label],
+            **{name: values[cell] for name, values in figures.items()}}
+
+
+def _fee_groups(names: list[str], due: np.ndarray, collected: np.ndarray, arrears: np.ndarray,
+                at_start: np.ndarray, left_of_start: np.ndarray) -> dict[str, dict]:
+    """Groups' figures from their sums in fen, one array per figure, a group a position.
+
+    Yuan are the fen divided by 100 as :func:`money` divides them (float64 holds
+    every int64 fen below 2**53 exactly, and one correctly rounded division gives
+    the same float). Sorted by name.
+    """
+    money_of = {"due_in_month": due, "collected_for_month": collected,
+                "arrears_at_end": arrears, "arrears_at_start": at_start,
+                "arrears_collected": at_start - left_of_start, "new_arrears": due - collected}
+    yuan = [(money_of[key] / 100).tolist() for key in _GROUP_MONEY]
+    rates = [rate(c, d) for c, d in zip(collected.tolist(), due.tolist(), strict=True)]
+    items = {name: {"due_in_month": d, "collected_for_month": c, "collection_rate_month": r,
+                    "arrears_at_end": e, "arrears_at_start": a, "arrears_collected": g,
+                    "new_arrears": n}
+             for name, d, c, r, e, a, g, n in zip(names, yuan[0], yuan[1], rates, *yuan[2:],
+                                                  strict=True)}
+    return dict(sorted(items.items()))
+
+
+_FIGURES = ("due", "collected", "arrears", "at_start", "left")
+
+
+def _group_fees(groups: dict[str, np.ndarray], names: list[str], column: str,
+                scopes: list[str]) -> dict[str, dict]:
+    """``by_fee_item`` / ``by_building`` per scope. At the portfolio fee items are
+    summed over communities, and buildings are keyed ``"<community>/<building>"``."""
+    community, label = groups["community"], groups["label"]
     result: dict[str, dict] = {}
     for s in scopes:
         if s != PORTFOLIO:
-            c = rows.names.index(s)
-            k = np.flatnonzero(count[c])
-            items = _fee_groups([labels[i] for i in k], *(f[c, k] for f in figures))
+            mine = community == names.index(s)
+            result[s] = _fee_groups(label[mine].tolist(),
+                                    *(groups[f][mine] for f in _FIGURES))
         elif column == "fee_item":
-            k = np.flatnonzero(count.sum(axis=0))
-            items = _fee_groups([labels[i] for i in k], *(f.sum(axis=0)[k] for f in figures))
+            kinds, of = (np.unique(label, return_inverse=True) if len(label)
+                         else (label, np.zeros(0, dtype=np.int64)))
+            result[s] = _fee_groups(kinds.tolist(), *(
+                _group_sum(of.reshape(-1), groups[f], len(kinds)) for f in _FIGURES))
         else:
-            places, kinds = np.nonzero(count[:len(rows.names)])
-            items = _fee_groups([f"{rows.names[a]}/{labels[b]}" for a, b in
-                                 zip(places.tolist(), kinds.tolist(), strict=True)],
-                                *(f[places, kinds] for f in figures))
-        result[s] = dict(sorted(items.items()))
+            known = community < len(names)
+            keys = [f"{names[a]}/{b}" for a, b in zip(community[known].tolist(),
+                                                      label[known].tolist(), strict=True)]
+            result[s] = _fee_groups(keys, *(groups[f][known] for f in _FIGURES))
     return result
 
 
@@ -346,38 +358,70 @@ def _aging(rows: FeeRows, m: _Month, next_first: np.datetime64) -> np.ndarray:
 CASH_KPIS = ("cash_collected",)
 
 
-def fee_metrics(bills: pd.DataFrame, payments: pd.DataFrame, scope: Scope,
-                rows: FeeRows | None = None, *, cash_only: bool = False) -> dict[str, dict]:
-    """The ``fees`` block of metrics.json for every scope.
+@dataclass(frozen=True)
+class FeePartial:
+    """A month's fee figures of some communities, before they are told per scope.
 
-    ``rows`` is the tables prepared once (``FeeRows.build``) when several months
-    are computed from them. Per community code everything is an exact int64
-    sum; the portfolio is the sum over every community's rows. ``cash_only``:
-    there is no bills export, so every figure but CASH_KPIS is null (not 0,
-    which would read as "nothing owed"), and the groups are empty.
+    As :class:`~yuebao.tasks.metrics.tickets.TicketPartial`: keyed by the run's
+    community codes, so the partials of disjoint sets of communities combine
+    exactly (:func:`combine_fees`); every figure is an int64 sum in fen or a count.
+    A community's bills must all be in one part, each payment with its bill.
     """
-    rows = rows or FeeRows.build(
-        bills, payments, _community_names([bills, payments], scope.communities))
+
+    names: list[str]
+    sums: dict[str, np.ndarray]  # per community code (+1: no community)
+    aging: np.ndarray  # (community code, bucket of AGING_BUCKETS)
+    groups: dict[str, dict[str, np.ndarray]]  # fee_item / building rows, "community" among them
+
+
+def combine_fees(parts: list[FeePartial]) -> FeePartial:
+    """The partial of the union of the parts' communities (see :class:`FeePartial`)."""
+    first = parts[0]
+    if any(part.names != first.names for part in parts):
+        raise ValueError("fee partials of different community codes cannot be combined")
+    return FeePartial(
+        names=first.names,
+        sums={k: np.sum([p.sums[k] for p in parts], axis=0) for k in first.sums},
+        aging=np.sum([p.aging for p in parts], axis=0),
+        groups={k: {c: np.concatenate([p.groups[k][c] for p in parts]) for c in first.groups[k]}
+                for k in first.groups})
+
+
+def fee_partial(rows: FeeRows, scope: Scope) -> FeePartial:
+    """The month's fee figures of the communities in ``rows`` (see :class:`FeePartial`)."""
     month, tz = scope.month, scope.timezone
     start, end = _instant(month.start(tz)), _instant(month.end(tz))
     next_first = np.datetime64(month.shift(1).first_day, "us")
     m = _fee_month(rows, scope)
     in_month = (rows.cash_at >= start) & (rows.cash_at < end)
     prepaid = in_month & (rows.cash_due_date >= next_first)
-    cash = _group_sum(rows.cash_community[in_month], rows.cash_amount[in_month], rows.size)
-    advance = _group_sum(rows.cash_community[prepaid], rows.cash_amount[prepaid], rows.size)
-    aging = _aging(rows, m, next_first)
-    by_fee_item = _group_fees(rows, m, "fee_item", scope.scopes)
-    by_building = _group_fees(rows, m, "building", scope.scopes)
-    households = _households(rows, m)
+    sums = {
+        **m.sums,
+        "cash": _group_sum(rows.cash_community[in_month], rows.cash_amount[in_month], rows.size),
+        "prepaid": _group_sum(rows.cash_community[prepaid], rows.cash_amount[prepaid],
+                              rows.size),
+        **{f"households_{name}": values for name, values in _households(rows, m).items()},
+    }
+    return FeePartial(rows.names, sums, _aging(rows, m, next_first),
+                      {column: _group_rows(rows, m, column) for column in ("fee_item", "building")})
+
+
+def fee_blocks(part: FeePartial, scope: Scope, *, cash_only: bool = False) -> dict[str, dict]:
+    """The ``fees`` block of metrics.json for every scope, from the month's partial.
+
+    ``cash_only``: there is no bills export, so every figure but CASH_KPIS is null
+    (not 0, which would read as "nothing owed"), and the groups are empty.
+    """
+    names = part.names
+    by_fee_item = _group_fees(part.groups["fee_item"], names, "fee_item", scope.scopes)
+    by_building = _group_fees(part.groups["building"], names, "building", scope.scopes)
 
     def at(values: np.ndarray, s: str) -> int:
-        return int(values.sum(axis=0) if s == PORTFOLIO else values[rows.names.index(s)])
+        return int(values.sum(axis=0) if s == PORTFOLIO else values[names.index(s)])
 
     result = {}
     for s in scope.scopes:
-        c = {name: at(values, s) for name, values in m.sums.items()}
-        h = {name: at(values, s) for name, values in households.items()}
+        c = {name: at(values, s) for name, values in part.sums.items()}
         result[s] = {
             "due_in_month": money(c["due_in"]),
             "collected_for_month": money(c["collected_in"]),
@@ -389,14 +433,14 @@ def fee_metrics(bills: pd.DataFrame, payments: pd.DataFrame, scope: Scope,
             "arrears_collected": money(c["arrears_collected"]),
             "arrears_recovery_rate": rate(c["arrears_collected"], c["arrears_at_start"]),
             "arrears_recovery_rate_ytd": rate(c["arrears_collected_ytd"], c["arrears_jan1"]),
-            "cash_collected": money(at(cash, s)),
-            "prepaid": money(at(advance, s)),
+            "cash_collected": money(c["cash"]),
+            "prepaid": money(c["prepaid"]),
             "arrears_at_end": money(c["arrears_at_end"]),
             "new_arrears": money(c["new_arrears"]),
-            "aging": {k: money(at(aging[:, i], s)) for i, k in enumerate(AGING_BUCKETS)},
-            "households_billed": h["billed"],
-            "household_payment_rate": rate(h["fully_paid"], h["billed"]),
-            "households_in_arrears": h["in_arrears"],
+            "aging": {k: money(at(part.aging[:, i], s)) for i, k in enumerate(AGING_BUCKETS)},
+            "households_billed": c["households_billed"],
+            "household_payment_rate": rate(c["households_fully_paid"], c["households_billed"]),
+            "households_in_arrears": c["households_in_arrears"],
             "by_fee_item": by_fee_item[s],
             "by_building": by_building[s],
         }

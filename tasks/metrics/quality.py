@@ -4,8 +4,8 @@ The counts are the whole run's (kpis.md section 5: the same in every scope's
 file). A community's draft should speak only of its own rejected rows, so each
 quarantined row is also attributed to the community it names, read from the
 source column that the file's mapping takes the community from; a row that names
-none (a garbled line, an empty cell) is counted as unattributed, which the
-portfolio's draft and every community's draft then say apart.
+none (a garbled line, an empty cell) is counted as unattributed: in the
+portfolio's totals, and in one sentence of its own in every community's draft.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ from yuebao.schema import PORTFOLIO, PRIORITIES, TICKET_CATEGORIES, TICKET_TYPES
 from yuebao.tasks.ingest import MEASURED
 from yuebao.tasks.metrics.numbers import (
     _codes,
-    _community_names,
     _enum_codes,
     _factorized,
     _group_sum,
@@ -137,28 +136,82 @@ _TICKET_COUNTS = [
     "satisfied", "rating_points", "reopened_resolved", "complaint", "urgent",
 ]  # all counts of tickets, but rating_points: a sum of ratings
 
+# The enum breakdowns of the block: (which tickets, which column, its codes).
+_BREAKDOWNS = {
+    "by_type": ("created_in", "type", TICKET_TYPES),
+    "by_category": ("created_in", "category", TICKET_CATEGORIES),
+    "complaints": ("complaint", "category", TICKET_CATEGORIES),
+}
+_BREACH_BREAKDOWNS = {"by_type": TICKET_TYPES, "by_category": TICKET_CATEGORIES,
+                      "by_priority": PRIORITIES}
+_DURATIONS = {  # which tickets, until when, in what unit
+    "response_minutes": ("responded", "response", US_PER_MINUTE),
+    "resolution_hours": ("resolved_in", "resolved", US_PER_HOUR),
+    "urgent_response": ("urgent_responded", "response", US_PER_MINUTE),
+}
 
-def _breakdown(rows: TicketRows, mask: np.ndarray, column: np.ndarray, codes: tuple[str, ...],
-               scopes: list[str]) -> dict[str, dict[str, int]]:
-    """Counts per enum code of the tickets in ``mask``, every code listed (0 where none)."""
+
+@dataclass(frozen=True)
+class TicketPartial:
+    """A month's ticket figures of some communities, before they are told per scope.
+
+    Everything is keyed by the run's community codes (``names``, the same in every
+    part), so the partials of disjoint sets of communities combine exactly
+    (:func:`combine_tickets`): counts and breakdowns add up, the durations that
+    medians and percentiles need are concatenated, and listings (hotspots,
+    buildings, overdue tickets) are the union of their rows, cut per scope only
+    when the block is made. A community's tickets must all be in one part, since
+    a hotspot or a building counts within its community.
+    """
+
+    names: list[str]
+    counts: dict[str, np.ndarray]  # per community code (+1: no community)
+    tables: dict[str, np.ndarray]  # (code, enum code) counts
+    durations: dict[str, tuple[np.ndarray, np.ndarray]]  # microseconds, community codes
+    listings: dict[str, dict[str, np.ndarray]]  # columns, "community" among them
+
+
+def combine_tickets(parts: list[TicketPartial]) -> TicketPartial:
+    """The partial of the union of the parts' communities (see :class:`TicketPartial`)."""
+    first = parts[0]
+    if any(part.names != first.names for part in parts):
+        raise ValueError("ticket partials of different community codes cannot be combined")
+    return TicketPartial(
+        names=first.names,
+        counts={k: np.sum([p.counts[k] for p in parts], axis=0) for k in first.counts},
+        tables={k: np.sum([p.tables[k] for p in parts], axis=0) for k in first.tables},
+        durations={k: tuple(np.concatenate([p.durations[k][i] for p in parts])
+                            for i in range(2)) for k in first.durations},  # type: ignore[misc]
+        listings={k: {c: np.concatenate([p.listings[k][c] for p in parts])
+                      for c in first.listings[k]} for k in first.listings})
+
+
+def _breakdown_table(rows: TicketRows, mask: np.ndarray, column: np.ndarray,
+                     codes: tuple[str, ...]) -> np.ndarray:
+    """Counts per (community code, enum code) of the tickets in ``mask``."""
     keep = mask & (column >= 0)
-    table = np.bincount(rows.community[keep] * len(codes) + column[keep],
-                        minlength=(len(rows.names) + 1) * len(codes)).reshape(-1, len(codes))
+    return np.bincount(rows.community[keep] * len(codes) + column[keep],
+                       minlength=(len(rows.names) + 1) * len(codes)).reshape(-1, len(codes))
+
+
+def _breakdown(table: np.ndarray, codes: tuple[str, ...], names: list[str],
+               scopes: list[str]) -> dict[str, dict[str, int]]:
+    """Counts per enum code, every code listed (0 where none), per scope."""
     result = {}
     for s in scopes:
-        counts = table.sum(axis=0) if s == PORTFOLIO else table[rows.names.index(s)]
+        counts = table.sum(axis=0) if s == PORTFOLIO else table[names.index(s)]
         result[s] = {code: int(n) for code, n in zip(codes, counts, strict=True)}
     return result
 
 
-def _code_point_ranks(labels: list[str]) -> np.ndarray:
-    """The rank of each label in code-point order (Python's order of ``str``)."""
-    ranks = np.empty(len(labels), dtype=np.int64)
-    ranks[sorted(range(len(labels)), key=labels.__getitem__)] = np.arange(len(labels))
-    return ranks
+def _ranks(labels: np.ndarray) -> np.ndarray:
+    """Dense ranks of text labels in code-point order (Python's order of ``str``)."""
+    if not len(labels):
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(labels, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
-def _per_scope(rows: TicketRows, community: np.ndarray, order: np.ndarray, scopes: list[str],
+def _per_scope(names: list[str], community: np.ndarray, order: np.ndarray, scopes: list[str],
                limit: int | None = None) -> dict[str, np.ndarray]:
     """Per scope, the positions in ``order`` (already sorted) that belong to it, in that
     order, at most ``limit``: the portfolio has all of them, a community its own.
@@ -167,87 +220,87 @@ def _per_scope(rows: TicketRows, community: np.ndarray, order: np.ndarray, scope
     of a filtered copy per scope (there may be hundreds of communities).
     """
     mine = order[np.argsort(community[order], kind="stable")]
-    bounds = np.searchsorted(community[mine], np.arange(len(rows.names) + 1))
+    bounds = np.searchsorted(community[mine], np.arange(len(names) + 1))
     result = {}
     for s in scopes:
         if s == PORTFOLIO:
             chosen = order
         else:
-            c = rows.names.index(s)
+            c = names.index(s)
             chosen = mine[bounds[c]:bounds[c + 1]]
         result[s] = chosen[:limit]
     return result
 
 
-def _by_building(rows: TicketRows, mask: np.ndarray, scopes: list[str],
-                 limit: int = 10) -> dict[str, list[dict]]:
-    """The buildings with most tickets in ``mask`` (tickets without a building left out):
-    items ``{community, building, count}``, count descending, then community and
-    building ascending by code point, at most ``limit``."""
+def _listed(listing: dict[str, np.ndarray], names: list[str], fields: tuple[str, ...],
+            order: np.ndarray, scopes: list[str], limit: int | None) -> dict[str, list[dict]]:
+    """A listing's rows in ``order``, per scope, as ``{field: value}`` items."""
+    community = listing["community"]
+    columns = {**listing, "community": np.array([*names, None], dtype=object)[community]}
+    return {s: [dict(zip(fields, values, strict=True)) for values in zip(
+                *(columns[name][chosen].tolist() for name in fields), strict=True)]
+            for s, chosen in _per_scope(names, community, order, scopes, limit).items()}
+
+
+def _building_counts(rows: TicketRows, mask: np.ndarray) -> dict[str, np.ndarray]:
+    """Tickets in ``mask`` per (community, building), tickets without either left out."""
     keep = mask & (rows.building >= 0) & (rows.community < len(rows.names))
     width = max(len(rows.buildings), 1)
     groups, counts = np.unique(rows.community[keep] * width + rows.building[keep],
                                return_counts=True)
     community, building = np.divmod(groups, width)
-    order = np.lexsort((_code_point_ranks(rows.buildings)[building],
-                        _code_point_ranks(rows.names)[community], -counts))
-    names, buildings = np.array(rows.names, dtype=object), np.array(rows.buildings, dtype=object)
-    return {s: [{"community": c, "building": b, "count": n} for c, b, n in zip(
-                names[community[chosen]].tolist(), buildings[building[chosen]].tolist(),
-                counts[chosen].tolist(), strict=True)]
-            for s, chosen in _per_scope(rows, community, order, scopes, limit).items()}
+    return {"community": community, "building": np.array(rows.buildings, dtype=object)[building],
+            "count": counts.astype(np.int64)}
 
 
-def _breaches(rows: TicketRows, mask: np.ndarray, scopes: list[str]) -> dict[str, dict]:
-    """``tickets.sla_breaches.*``: the SLA tickets in ``mask`` by type, category,
-    priority and building (kpis.md section 7)."""
-    by_type = _breakdown(rows, mask, rows.type, TICKET_TYPES, scopes)
-    by_category = _breakdown(rows, mask, rows.category, TICKET_CATEGORIES, scopes)
-    # Anything but urgent is normal (kpis.md section 2), so the codes add up to the count.
-    priority = np.where(rows.urgent, PRIORITIES.index("urgent"), PRIORITIES.index("normal"))
-    by_priority = _breakdown(rows, mask, priority, PRIORITIES, scopes)
-    by_building = _by_building(rows, mask, scopes)
-    counts = np.bincount(rows.community[mask], minlength=len(rows.names) + 1)
-    return {s: {"count": int(counts.sum() if s == PORTFOLIO else counts[rows.names.index(s)]),
-                "by_type": by_type[s], "by_category": by_category[s],
-                "by_priority": by_priority[s], "by_building": by_building[s]}
-            for s in scopes}
+def _by_building(listing: dict[str, np.ndarray], names: list[str], scopes: list[str],
+                 limit: int = 10) -> dict[str, list[dict]]:
+    """The buildings with most tickets: items ``{community, building, count}``, count
+    descending, then community and building ascending by code point, at most ``limit``."""
+    order = np.lexsort((_ranks(listing["building"]),
+                        _ranks(np.array(names, dtype=object))[listing["community"]],
+                        -listing["count"]))
+    return _listed(listing, names, ("community", "building", "count"), order, scopes, limit)
 
 
 _OVERDUE_FIELDS = ("ticket_id", "community", "building", "category", "type", "priority")
 
 
-def _overdue_open(tickets: pd.DataFrame, rows: TicketRows, f: dict[str, np.ndarray],
-                  scope: Scope) -> dict[str, list[dict]]:
-    """``tickets.overdue_open``: every ticket counted in ``overdue_open_at_end``.
+def _overdue_rows(tickets: pd.DataFrame, rows: TicketRows, f: dict[str, np.ndarray],
+                  scope: Scope) -> dict[str, np.ndarray]:
+    """Every ticket counted in ``overdue_open_at_end``, with its deadline and days overdue.
 
     ``deadline`` is ``created_at`` + the resolution SLA in local time; ``days_overdue``
-    the whole days from it to the month's end, rounded down; sorted by days overdue
-    descending, then community and ticket_id ascending by code point.
+    the whole days from it to the month's end, rounded down.
     """
     end = _instant_ns(scope.month.end(scope.timezone))
     where = np.flatnonzero(f["overdue"])
     deadline = rows.created[where] + rows.resolution_limit[where]
-    days = ((end - deadline) // np.timedelta64(1, "D")).astype(np.int64)
 
-    def local(times: np.ndarray) -> list[str]:
+    def local(times: np.ndarray) -> np.ndarray:
         index = pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(scope.timezone)
-        return index.strftime("%Y-%m-%d %H:%M:%S").tolist()
+        return np.array(index.strftime("%Y-%m-%d %H:%M:%S").tolist(), dtype=object)
 
     text = {name: np.asarray(tickets[name].iloc[where].to_numpy(dtype=object, na_value=None))
-            for name in _OVERDUE_FIELDS}
-    community = rows.community[where]
-    ids = _code_point_ranks(text["ticket_id"].tolist())
-    order = np.lexsort((ids, _code_point_ranks(rows.names)[community], -days))
-    columns = {**text, "created_at": np.array(local(rows.created[where]), dtype=object),
-               "deadline": np.array(local(deadline), dtype=object), "days_overdue": days}
-    fields = [*_OVERDUE_FIELDS, "created_at", "deadline", "days_overdue"]
-    return {s: [dict(zip(fields, values, strict=True)) for values in zip(
-                *(columns[name][chosen].tolist() for name in fields), strict=True)]
-            for s, chosen in _per_scope(rows, community, order, scope.scopes).items()}
+            for name in _OVERDUE_FIELDS if name != "community"}
+    return {**text, "community": rows.community[where],
+            "created_at": local(rows.created[where]), "deadline": local(deadline),
+            "days_overdue": ((end - deadline) // np.timedelta64(1, "D")).astype(np.int64)}
 
 
-def _hotspots(rows: TicketRows, f: dict[str, np.ndarray], scope: Scope) -> dict[str, list[dict]]:
+def _overdue_open(listing: dict[str, np.ndarray], names: list[str],
+                  scopes: list[str]) -> dict[str, list[dict]]:
+    """``tickets.overdue_open``, sorted by days overdue descending, then community and
+    ticket_id ascending by code point."""
+    order = np.lexsort((_ranks(listing["ticket_id"]),
+                        _ranks(np.array(names, dtype=object))[listing["community"]],
+                        -listing["days_overdue"]))
+    fields = (*_OVERDUE_FIELDS, "created_at", "deadline", "days_overdue")
+    return _listed(listing, names, fields, order, scopes, None)
+
+
+def _hotspot_counts(rows: TicketRows, f: dict[str, np.ndarray],
+                    scope: Scope) -> dict[str, np.ndarray]:
     """Buildings where repairs or complaints of one category keep coming back."""
     kinds = [TICKET_TYPES.index("repair"), TICKET_TYPES.index("complaint")]
     keep = f["created_in"] & np.isin(rows.type, kinds) & (rows.building >= 0) \
@@ -260,76 +313,107 @@ def _hotspots(rows: TicketRows, f: dict[str, np.ndarray], scope: Scope) -> dict[
     groups, counts = groups[chosen], counts[chosen]
     place, category = np.divmod(groups, width)
     community, building = np.divmod(place, len(rows.buildings) + 1)
-    # count descending, then community, building and category ascending by code point
-    order = np.lexsort((_code_point_ranks(list(TICKET_CATEGORIES))[category],
-                        _code_point_ranks(rows.buildings)[building],
-                        _code_point_ranks(rows.names)[community], -counts))
-    names, buildings = np.array(rows.names, dtype=object), np.array(rows.buildings, dtype=object)
-    categories = np.array(TICKET_CATEGORIES, dtype=object)
-    return {s: [{"community": c, "building": b, "category": k, "count": n}
-                for c, b, k, n in zip(names[community[picked]].tolist(),
-                                      buildings[building[picked]].tolist(),
-                                      categories[category[picked]].tolist(),
-                                      counts[picked].tolist(), strict=True)]
-            for s, picked in _per_scope(rows, community, order, scope.scopes, 10).items()}
+    return {"community": community, "building": np.array(rows.buildings, dtype=object)[building],
+            "category": np.array(TICKET_CATEGORIES, dtype=object)[category],
+            "count": counts.astype(np.int64)}
 
 
-def ticket_metrics(tickets: pd.DataFrame, scope: Scope,
-                   measured: set[str] | frozenset[str] = frozenset(MEASURED),
-                   rows: TicketRows | None = None) -> dict[str, dict]:
-    """The ``tickets`` block of metrics.json for every scope.
+def _hotspots(listing: dict[str, np.ndarray], names: list[str],
+              scopes: list[str]) -> dict[str, list[dict]]:
+    """Hotspots by count descending, then community, building and category ascending by
+    code point, at most 10 per scope."""
+    order = np.lexsort((_ranks(listing["category"]), _ranks(listing["building"]),
+                        _ranks(np.array(names, dtype=object))[listing["community"]],
+                        -listing["count"]))
+    return _listed(listing, names, ("community", "building", "category", "count"), order,
+                   scopes, 10)
+
+
+def ticket_partial(tickets: pd.DataFrame, scope: Scope, rows: TicketRows) -> TicketPartial:
+    """The month's ticket figures of the communities in ``tickets`` (see :class:`TicketPartial`)."""
+    f = _ticket_flags(rows, scope)
+    size = len(rows.names) + 1
+    counts = {name: np.bincount(rows.community[f[name]], minlength=size)
+              for name in _TICKET_COUNTS if name != "rating_points"}
+    counts["rating_points"] = _group_sum(rows.community[f["rated"]],
+                                         f["rating_points"][f["rated"]], size)
+    columns = {"type": rows.type, "category": rows.category,
+               # Anything but urgent is normal (kpis.md section 2): the codes add up.
+               "priority": np.where(rows.urgent, PRIORITIES.index("urgent"),
+                                    PRIORITIES.index("normal"))}
+    tables = {name: _breakdown_table(rows, f[mask], columns[column], codes)
+              for name, (mask, column, codes) in _BREAKDOWNS.items()}
+    listings = {"hotspots": _hotspot_counts(rows, f, scope),
+                "overdue_open": _overdue_rows(tickets, rows, f, scope)}
+    breaches = {"response": f["response_sla"] & ~f["response_on_time"],
+                "resolution": f["resolution_sla"] & ~f["resolution_on_time"]}
+    for kind, mask in breaches.items():
+        counts[f"{kind}_breaches"] = np.bincount(rows.community[mask], minlength=size)
+        for name, codes in _BREACH_BREAKDOWNS.items():
+            tables[f"{kind}_breaches.{name}"] = _breakdown_table(rows, mask, columns[name[3:]],
+                                                                 codes)
+        listings[f"{kind}_breaches.by_building"] = _building_counts(rows, mask)
+    ends = {"response": rows.response, "resolved": rows.resolved}
+    durations = {}
+    for name, (mask, until, _unit) in _DURATIONS.items():
+        chosen = f[mask]
+        micros = ((ends[until][chosen] - rows.created[chosen])
+                  // np.timedelta64(1, "us")).astype(np.int64)
+        durations[name] = (micros, rows.community[chosen])
+    return TicketPartial(rows.names, counts, tables, durations, listings)
+
+
+def _breaches(part: TicketPartial, kind: str, scopes: list[str]) -> dict[str, dict]:
+    """``tickets.sla_breaches.<kind>``: the SLA tickets missed by type, category,
+    priority and building (kpis.md section 7)."""
+    names = part.names
+    tables = {name: _breakdown(part.tables[f"{kind}_breaches.{name}"], codes, names, scopes)
+              for name, codes in _BREACH_BREAKDOWNS.items()}
+    by_building = _by_building(part.listings[f"{kind}_breaches.by_building"], names, scopes)
+    counts = part.counts[f"{kind}_breaches"]
+    return {s: {"count": int(counts.sum() if s == PORTFOLIO else counts[names.index(s)]),
+                **{name: table[s] for name, table in tables.items()},
+                "by_building": by_building[s]}
+            for s in scopes}
+
+
+def ticket_blocks(part: TicketPartial, scope: Scope,
+                  measured: set[str] | frozenset[str] = frozenset(MEASURED)) -> dict[str, dict]:
+    """The ``tickets`` block of metrics.json for every scope, from the month's partial.
 
     ``measured`` names the optional fields the exports provide; the KPIs of a
     field no export has (response time, rating, reopen count) are null.
-    ``rows`` is the tickets prepared once (``TicketRows.build``) when several
-    months are computed from them.
     """
-    scopes = scope.scopes
-    rows = rows or TicketRows.build(tickets, scope, _community_names([tickets], scope.communities))
-    f = _ticket_flags(rows, scope)
-    size = len(rows.names) + 1
-    n = {name: np.bincount(rows.community[f[name]], minlength=size) for name in _TICKET_COUNTS
-         if name != "rating_points"}
-    n["rating_points"] = _group_sum(rows.community[f["rated"]], f["rating_points"][f["rated"]],
-                                    size)
-    by_type = _breakdown(rows, f["created_in"], rows.type, TICKET_TYPES, scopes)
-    by_category = _breakdown(rows, f["created_in"], rows.category, TICKET_CATEGORIES, scopes)
-    complaints = _breakdown(rows, f["complaint"], rows.category, TICKET_CATEGORIES, scopes)
-
-    def stats(mask: np.ndarray, end: np.ndarray, unit: int) -> dict[str, dict]:
-        micros = ((end[mask] - rows.created[mask]) // np.timedelta64(1, "us")).astype(np.int64)
-        return _stats(micros, rows.community[mask], unit, rows.names, scopes)
-
-    response = stats(f["responded"], rows.response, US_PER_MINUTE)
-    resolution = stats(f["resolved_in"], rows.resolved, US_PER_HOUR)
-    urgent_response = stats(f["urgent_responded"], rows.response, US_PER_MINUTE)
-    hotspots = _hotspots(rows, f, scope)
-    response_breaches = _breaches(rows, f["response_sla"] & ~f["response_on_time"], scopes)
-    resolution_breaches = _breaches(rows, f["resolution_sla"] & ~f["resolution_on_time"],
-                                    scopes)
-    overdue = _overdue_open(tickets, rows, f, scope)
+    scopes, names = scope.scopes, part.names
+    breakdowns = {name: _breakdown(part.tables[name], codes, names, scopes)
+                  for name, (_mask, _column, codes) in _BREAKDOWNS.items()}
+    stats = {name: _stats(*part.durations[name], unit, names, scopes)
+             for name, (_mask, _until, unit) in _DURATIONS.items()}
+    hotspots = _hotspots(part.listings["hotspots"], names, scopes)
+    breaches = {kind: _breaches(part, kind, scopes) for kind in ("response", "resolution")}
+    overdue = _overdue_open(part.listings["overdue_open"], names, scopes)
 
     result = {}
     for s in scopes:
-        c = {name: int(v.sum() if s == PORTFOLIO else v[rows.names.index(s)])
-             for name, v in n.items()}
+        c = {name: int(v.sum() if s == PORTFOLIO else v[names.index(s)])
+             for name, v in part.counts.items()}
         households = scope.households_of(s)
         result[s] = _without_unmeasured({
             "created": c["created_in"],
-            "by_type": by_type[s],
-            "by_category": by_category[s],
+            "by_type": breakdowns["by_type"][s],
+            "by_category": breakdowns["by_category"][s],
             "resolved": c["resolved_in"],
             "open_at_start": c["open_at_start"],
             "open_at_end": c["open_at_end"],
             "completion_rate": rate(c["completed"], c["created_in"]),
-            "response_minutes": response[s],
+            "response_minutes": stats["response_minutes"][s],
             "response_on_time_rate": rate(c["response_on_time"], c["response_sla"]),
-            "resolution_hours": resolution[s],
+            "resolution_hours": stats["resolution_hours"][s],
             "resolution_on_time_rate": rate(c["resolution_on_time"], c["resolution_sla"]),
             "overdue_open_at_end": c["overdue"],
             "overdue_open": overdue[s],
-            "sla_breaches": {"response": response_breaches[s],
-                             "resolution": resolution_breaches[s]},
+            "sla_breaches": {"response": breaches["response"][s],
+                             "resolution": breaches["resolution"][s]},
             "satisfaction": {
                 "rated": c["rated"],
                 "rate": rate(c["satisfied"], c["rated"]),
@@ -340,14 +424,14 @@ def ticket_metrics(tickets: pd.DataFrame, scope: Scope,
             "reopen_rate": rate(c["reopened_resolved"], c["resolved_in"]),
             "complaints": {
                 "count": c["complaint"],
-                "by_category": complaints[s],
+                "by_category": breakdowns["complaints"][s],
                 "per_100_households": _rounded(Fraction(c["complaint"] * 100, households))
                 if households else None,
             },
             "hotspots": hotspots[s],
             "urgent": {
                 "count": c["urgent"],
-                "response_minutes_median": urgent_response[s]["median"],
+                "response_minutes_median": stats["urgent_response"][s]["median"],
             },
         }, measured)
     return result
