@@ -26,7 +26,7 @@ from prefect.states import State
 from yuebao.config import Config, load_config
 from yuebao.errors import RunFailed, UsageError, one_line
 from yuebao.months import Month
-from yuebao.runners import child_runner
+from yuebao.runners import check_spec, parallelism, shared_runner, work_runner
 from yuebao.tasks.artifacts import artifacts_task, backfill_table_task
 from yuebao.tasks.bookkeeping import (
     Reprocess,
@@ -47,7 +47,7 @@ from yuebao.tasks.ingest import Ingested
 from yuebao.tasks.ingest import ingest_task as _ingest_task
 from yuebao.tasks.metrics import coverage_task as _coverage_task
 from yuebao.tasks.metrics import history_task as _history_task
-from yuebao.tasks.metrics import metrics_task as _metrics_task
+from yuebao.tasks.metrics import metrics_in_parts
 from yuebao.tasks.render import quality_files, render_scopes, validation_report
 
 
@@ -78,7 +78,6 @@ ingest_task = _ingest_task.with_options(retries=2, retry_delay_seconds=[10, 60],
 deliver_task = _deliver_task.with_options(retries=2, retry_delay_seconds=[30, 120],
                                           retry_condition_fn=_transient)
 coverage_task = _coverage_task.with_options(retries=0)
-metrics_task = _metrics_task.with_options(retries=0)
 history_task = _history_task.with_options(retries=0)
 draft_task = _draft_task.with_options(retries=0)
 
@@ -111,12 +110,14 @@ def _review_run_name() -> str:
 
 def review_month(ingested: Ingested, config: Config, month: Month,
                  communities: list[str] | None, send: bool, resend: bool,
-                 shared: SharedIngest | None = None) -> dict:
+                 runner: Any, spec: str, shared: SharedIngest | None = None) -> dict:
     """The tasks of one month, from canonical tables to delivered emails.
 
-    The caller holds the month's lock. In a backfill whose months run in parallel,
-    the draft waits for the month before to be published, so that its follow-up
-    reads last month's record whatever the parallelism (the metrics do not wait).
+    The caller holds the month's lock; ``runner`` (started, of ``spec``) runs the
+    work that grows with the company: the metrics in parts, each scope's rendering.
+    In a backfill whose months run in parallel, the draft waits for the month before
+    to be published, so that its follow-up reads last month's record whatever the
+    parallelism (the metrics do not wait).
     A failure before any review is rendered is recorded for the whole month; after
     that, ``finish_month_task`` records each scope and delivery and raises
     :class:`RunFailed` if any of them failed.
@@ -124,13 +125,15 @@ def review_month(ingested: Ingested, config: Config, month: Month,
     output_dir = config.resolve(config.output_dir)
     try:
         spans = coverage_task(ingested, month, config.language)
-        metrics = metrics_task(ingested, config, month, spans)
+        metrics = metrics_in_parts(ingested, config, month, spans, runner,
+                                   parallelism(runner, spec))
         history = history_task(ingested, config, month)
         if shared is not None:
             shared.wait_for(month.shift(-1))
         drafts = draft_task(metrics, history, config, month,
                             last_reviews_task(output_dir, month))
-        rendered = render_scopes(drafts, metrics.documents, ingested, config, month, communities)
+        rendered = render_scopes(drafts, metrics.documents, ingested, config, month, runner,
+                                 communities)
         artifacts_task(str(month), rendered, metrics.documents, ingested.files, config.language)
         deliveries = (deliver_task(rendered.reviews, rendered.month_dir, config, str(month),
                                    resend) if send and rendered.reviews else [])
@@ -175,15 +178,18 @@ class SharedIngest:
 def monthly_review(config_path: str, month: str | None = None,
                    communities: list[str] | None = None, send: bool = True,
                    resend: bool = False, reprocess: str | None = None,
-                   shared: SharedIngest | None = None) -> dict:
+                   shared: SharedIngest | None = None, task_runner: str | None = None) -> dict:
     """One month of one company: every community's review and the portfolio's.
 
-    A backfill runs each month as a child run of this flow, passing ``reprocess``
-    (so the month is judged again under its lock: another run may have done it
-    while this one waited) and ``shared``, the exports it read once for all months.
+    ``task_runner`` (else the config's) is where the scale-out work runs
+    (``yuebao.runners``). A backfill runs each month as a child run of this flow,
+    passing ``reprocess`` (so the month is judged again under its lock: another run
+    may have done it while this one waited), ``shared``, the exports it read once
+    for all months, and its own runner.
     """
     config = load_config(config_path)
     target = report_month(month, config.timezone)
+    spec = check_spec(task_runner or config.task_runner)
     get_run_logger().info("Reviewing %s for %d communities", target, len(config.communities))
     ingested = shared.ingested if shared is not None else read_exports(config)
     output_dir = config.resolve(config.output_dir)
@@ -196,7 +202,9 @@ def monthly_review(config_path: str, month: str | None = None,
                 return {"month": str(target), "skipped": True}
             if how == Reprocess.FAILED:
                 communities = scopes_to_redo(record)
-        return review_month(ingested, config, target, communities, send, resend, shared)
+        with work_runner(spec, _flow_task_runner()) as runner:
+            return review_month(ingested, config, target, communities, send, resend, runner,
+                                spec, shared)
     finally:
         unlock_month_task(lock)
 
@@ -242,16 +250,19 @@ def _run_months(months: list[Month], max_parallel: int,
 @flow(name="backfill", flow_run_name="backfill-{first}-to-{last}")
 def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
              send: bool = False, dry_run: bool = False, resend: bool = False,
-             max_parallel: int = 1) -> list[dict]:
+             max_parallel: int = 1, task_runner: str | None = None) -> list[dict]:
     """Many months, each a child flow run ``review-YYYY-MM``; one row per month and scope.
 
-    The exports are read once and shared by the children. A failing month does not
-    stop the rest; the flow run ends ``Failed`` (:class:`RunFailed`, carrying the
-    rows) when any month failed, with the status table as its artifact.
+    The exports are read once and shared by the children, and so is a local Dask
+    cluster (``task_runner``, else the config's), started once for all months. A
+    failing month does not stop the rest; the flow run ends ``Failed``
+    (:class:`RunFailed`, carrying the rows) when any month failed, with the status
+    table as its artifact.
     """
     logger = get_run_logger()
     config = load_config(config_path)
     how = Reprocess(reprocess)
+    spec = check_spec(task_runner or config.task_runner)
     if max_parallel < 1:
         raise UsageError(f"max_parallel must be at least 1, not {max_parallel}")
     months = Month.parse(first).range_to(Month.parse(last))
@@ -264,16 +275,17 @@ def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
                        for m in chosen]
     if chosen:
         shared = SharedIngest(read_exports(config), chosen)
-        child = monthly_review.with_options(task_runner=_current_task_runner())
         logger.info("Running %d months, up to %d at once", len(chosen), max_parallel)
+        with shared_runner(spec) as months_spec:
 
-        def run_child(month: Month) -> dict:
-            try:
-                return child(config_path, str(month), None, send, resend, str(how), shared)
-            finally:
-                shared.ended(month)
+            def run_child(month: Month) -> dict:
+                try:
+                    return monthly_review(config_path, str(month), None, send, resend,
+                                          str(how), shared, months_spec)
+                finally:
+                    shared.ended(month)
 
-        rows += _run_months(chosen, max_parallel, run_child)
+            rows += _run_months(chosen, max_parallel, run_child)
     rows.sort(key=lambda row: row["month"])
     backfill_table_task(first, last, rows)
     failed = sorted({row["month"] for row in rows if row["status"] == RunStatus.FAILED})
@@ -285,13 +297,13 @@ def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
     return rows
 
 
-def _current_task_runner() -> Any:
-    """The runner for the backfill's children: its own kind, on its own Dask cluster."""
+def _flow_task_runner() -> Any:
+    """The running flow's own task runner (threads, started)."""
     from prefect.context import FlowRunContext
 
     context = FlowRunContext.get()
     assert context is not None and context.task_runner is not None
-    return child_runner(context.task_runner)
+    return context.task_runner
 
 
 @flow(name="validate")

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from prefect import task
@@ -268,12 +269,12 @@ def render_scope_task(month: str, scope: str, draft: dict, document: dict, folde
 
 
 def render_scopes(drafts: dict[str, dict], documents: dict[str, dict], ingested: Ingested,
-                  config: Config, month: Month,
+                  config: Config, month: Month, runner: Any,
                   scopes: list[str] | None = None) -> RenderedMonth:
-    """The month's outputs, each scope a task of its own submitted to the flow's task runner.
+    """The month's outputs, each scope a task of its own submitted to ``runner``.
 
-    The scopes render at once (threads, processes or Dask workers, as the flow's
-    runner is); the month is published only when all have ended, exactly as
+    The scopes render at once (threads, processes or Dask workers, as the started
+    task runner is); the month is published only when all have ended, exactly as
     :func:`render_task` does it one scope after another. Called inside a flow.
     """
     output_dir = config.resolve(config.output_dir)
@@ -281,7 +282,8 @@ def render_scopes(drafts: dict[str, dict], documents: dict[str, dict], ingested:
     try:
         quality_files(staging, ingested, config.language)
         jobs = scope_jobs(drafts, documents, staging, config.language, scopes)
-        futures = [render_scope_task.submit(str(month), **job) for job in jobs]
+        futures = [runner.submit(render_scope_task, {"month": str(month), **job})
+                   for job in jobs]
         rendered, failures = [], {}
         for job, future in zip(jobs, futures, strict=True):
             outcome = future.result(raise_on_failure=False)

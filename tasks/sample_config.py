@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from yuebao.schema import TABLES
 from yuebao.tasks.render import environment, write_text
 from yuebao.tasks.sample_data import SampleSet
 
@@ -23,7 +24,7 @@ def write_sample_config(sample: SampleSet, path: Path, timezone: str = "Asia/Sha
             return target.as_posix()
 
     patterns = {table: [relative(p) for p in sample.patterns[table]]
-                for table in ("tickets", "bills", "payments")}
+                for table in TABLES}
     text = environment(language).get_template("config.toml.j2").render(
         timezone=timezone, communities=sample.communities, profile=sample.profile, **patterns)
     write_text(path, text)

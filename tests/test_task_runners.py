@@ -1,8 +1,10 @@
-"""The task_runner option: a Dask cluster of two worker processes gives the same bytes.
+"""The task_runner option: a process pool and a Dask cluster give the same bytes.
 
-A 12-community sample is reviewed for one month on the default runner (threads)
-and on ``dask-local:2`` (a real LocalCluster, each scope's rendering a task on a
-worker process); every metrics.json, review.md and review.json must be identical.
+A 12-community sample is reviewed for one month on the default runner (threads,
+the metrics in one pass), on ``processes`` (a pool of two: the metrics in two parts)
+and on ``dask-local:2`` (a real LocalCluster of two worker processes: the metrics
+in two parts, each scope's rendering a task on a worker); every metrics.json,
+review.md, review.json and chart must be identical.
 """
 
 from __future__ import annotations
@@ -46,16 +48,41 @@ def _outputs(month_dir: Path) -> dict[str, bytes]:
 def test_dask_local_cluster_gives_byte_identical_outputs(twelve, tmp_path, prefect_server):
     from yuebao.flows.monthly_review import monthly_review
 
-    made = {}
-    for spec in ("threads", "dask-local:2"):
+    made, parts = {}, {}
+    for spec in ("threads", "processes", "dask-local:2"):
         out = tmp_path / spec.replace(":", "-")
-        flow = monthly_review.with_options(task_runner=task_runner(spec))
-        flow(str(_config_into(twelve, out)), MONTH, send=False)
+        state = monthly_review(str(_config_into(twelve, out)), MONTH, send=False,
+                               task_runner=spec, return_state=True)
         made[spec] = _outputs(out / MONTH)
+        parts[spec] = _metrics_parts(state.state_details.flow_run_id)
     charts = sum(1 for name in made["threads"] if name.endswith(".png"))
     assert len(made["threads"]) == 3 * 13 + charts  # twelve communities and the portfolio
     assert charts >= 13 * 6  # at least the six trends of each scope
+    assert made["processes"] == made["threads"]
     assert made["dask-local:2"] == made["threads"]
+    # Threads compute the metrics in one pass; a pool or cluster in a part per worker.
+    pool = min(task_runner("processes")._max_workers, 12)
+    assert parts == {"threads": {}, "processes": {
+        f"{MONTH}-part-{n}": "COMPLETED" for n in range(1, pool + 1) if pool > 1},
+        "dask-local:2": {
+        f"{MONTH}-part-{n}": "COMPLETED" for n in (1, 2)}}
+
+
+def _metrics_parts(flow_run_id) -> dict[str, str]:
+    """The flow run's metrics-part task runs: name (less ``metrics-``) and state."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        TaskRunFilter,
+        TaskRunFilterName,
+    )
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="-part-")))
+    return {run.name.removeprefix("metrics-"): run.state.type.value for run in runs}
 
 
 def test_task_runner_specs_are_checked_when_the_config_is_read(tmp_path):

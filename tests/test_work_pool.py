@@ -165,10 +165,19 @@ def _processes_of_flow_run(run_id: UUID) -> list[int]:
 
 def test_deployed_month_and_backfill_run_on_a_process_worker(sample, tmp_path):
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterKey,
+        FlowRunFilter,
+        FlowRunFilterId,
+        TaskRunFilter,
+        TaskRunFilterName,
+    )
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     config = own_config(sample, tmp_path)
+    # A deployed run uses the runner its config names: the metrics in parts on a pool.
+    config.write_text('task_runner = "processes"\n' + config.read_text("utf-8"), "utf-8")
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     home = tmp_path / "prefect-home"
@@ -223,6 +232,13 @@ def test_deployed_month_and_backfill_run_on_a_process_worker(sample, tmp_path):
             artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
                 key=ArtifactFilterKey(any_=["review-portfolio-2025-09"])))
             assert artifacts and artifacts[0].flow_run_id == run.id
+            parts = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])),
+                task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="-part-")))
+            pool = min(os.cpu_count() or 1, 4)  # a part per process, at most one per community
+            assert sorted((p.name, p.state.type.value) for p in parts) == [
+                (f"metrics-2025-09-part-{n}", "COMPLETED") for n in range(1, pool + 1)
+                if pool > 1]
             automations = client.read_automations_by_name("yuebao-crash-zombie-runs")
             assert automations and automations[0].enabled
 

@@ -134,14 +134,6 @@ def _language(config_path: Path | None) -> str:
         return "zh"
 
 
-def _on_runner(flow, args: argparse.Namespace):
-    """The flow with the task runner of ``--task-runner``, or else of the config."""
-    from yuebao.runners import task_runner
-
-    spec = args.task_runner or load_config(args.config).task_runner
-    return flow.with_options(task_runner=task_runner(spec))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -181,15 +173,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "run":
             from yuebao.flows.monthly_review import monthly_review
 
-            month_flow = _on_runner(monthly_review, args)
-            _print_run(month_flow(str(args.config), args.month, args.communities,
-                                  send=not args.no_send, resend=args.resend))
+            _print_run(monthly_review(str(args.config), args.month, args.communities,
+                                      send=not args.no_send, resend=args.resend,
+                                      task_runner=args.task_runner))
         elif args.command == "backfill":
             from yuebao.flows.monthly_review import backfill
 
-            months_flow = _on_runner(backfill, args)
-            _print_backfill(months_flow(str(args.config), args.first, args.last, args.reprocess,
-                                        args.send, args.dry_run, args.resend, args.max_parallel))
+            _print_backfill(backfill(str(args.config), args.first, args.last, args.reprocess,
+                                     args.send, args.dry_run, args.resend, args.max_parallel,
+                                     task_runner=args.task_runner))
         elif args.command == "validate":
             from yuebao.flows.monthly_review import validate_exports
 

@@ -4,8 +4,9 @@
 ProcessPoolTaskRunner; ``dask://HOST:PORT`` a running Dask cluster (its scheduler),
 and ``dask-local:N`` a LocalCluster of N worker processes started for the run, both
 through ``prefect-dask`` (the optional extra ``yuebao[dask]``). What is submitted to
-the runner is the work that grows with the company: each scope's rendering. The
-files are the same bytes whichever runner made them.
+the runner is the work that grows with the company: the metrics of the communities
+in parts (one per worker, the portfolio combined exactly from them) and each
+scope's rendering. The files are the same bytes whichever runner made them.
 
 The spec is checked when the config is read (``config.py``) and by the CLI; the
 runner itself is made only when a flow starts, so Dask is imported only when used.
@@ -14,6 +15,8 @@ runner itself is made only when a flow starts, so Dask is imported only when use
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from yuebao.errors import UsageError
@@ -55,15 +58,51 @@ def task_runner(spec: str) -> Any:
                                           "processes": True, "dashboard_address": None})
 
 
-def child_runner(started: Any) -> Any:
-    """The runner a backfill gives its months: the same kind, on the same Dask cluster.
+@contextmanager
+def work_runner(spec: str, running: Any) -> Iterator[Any]:
+    """The runner of a flow run's scale-out work: the metrics in parts, each scope's
+    rendering.
 
-    A ``dask-local`` cluster is started once by the backfill and shared by its
-    months (each month connects to it by address); any other runner is copied.
+    The flows themselves always run on threads (``running``, the flow's own
+    runner, started): their other tasks are light, and a deployment runs the flow
+    as it is defined. Any other ``spec`` (a flow parameter, else the config's
+    ``task_runner``) is started here for the run and shut down at its end, so a
+    run from a deployment uses the runner its config names, as the CLI does.
     """
-    cluster = getattr(started, "_cluster", None)
-    if cluster is not None:
-        from prefect_dask import DaskTaskRunner
+    check_spec(spec)
+    if spec == DEFAULT:
+        yield running
+        return
+    with task_runner(spec) as runner:
+        yield runner
 
-        return DaskTaskRunner(address=cluster.scheduler_address)
-    return started.duplicate()
+
+@contextmanager
+def shared_runner(spec: str) -> Iterator[str]:
+    """The spec a backfill gives its months: a ``dask-local`` cluster started here once
+    and given to every month by its address (``dask://…``), any other spec as it is
+    (each month starts its own process pool)."""
+    check_spec(spec)
+    if not spec.startswith("dask-local:"):
+        yield spec
+        return
+    with task_runner(spec) as runner:
+        runner.client  # noqa: B018 - the cluster starts with its client
+        yield "dask://" + runner._cluster.scheduler_address.removeprefix("tcp://")
+
+
+def parallelism(started: Any, spec: str) -> int:
+    """How many tasks a started runner runs at once, for work split into parts.
+
+    Threads count as one: the metrics are numpy passes over every row, which one
+    process does fastest in one part (threads would share one interpreter and
+    split nothing but the memory). Processes count their pool, a local Dask
+    cluster its workers, a running one the threads its workers have now.
+    """
+    if spec == "processes":
+        return max(1, int(started._max_workers))
+    if spec.startswith("dask-local:"):
+        return int(spec.removeprefix("dask-local:"))
+    if spec.startswith("dask://"):
+        return max(1, sum(started.client.nthreads().values()))
+    return 1

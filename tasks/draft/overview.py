@@ -4,7 +4,7 @@ counts of the overview, next month's workload and targets."""
 from __future__ import annotations
 
 from yuebao.months import Month
-from yuebao.schema import PORTFOLIO, TICKET_CATEGORIES
+from yuebao.schema import PORTFOLIO, TABLES, TICKET_CATEGORIES
 from yuebao.tasks.draft.candidates import complaints_by_category
 from yuebao.tasks.draft.season import SEASONAL_CATEGORIES
 from yuebao.tasks.draft.types import Quality, TargetLine, Workload
@@ -19,7 +19,7 @@ def data_quality_summary(data_quality: dict, scope_id: str = PORTFOLIO) -> Quali
     be its own). Duplicates removed do not change a community's figures, so only
     the portfolio mentions them.
     """
-    tables = ("tickets", "bills", "payments")
+    tables = TABLES
     said_apart = ("snapshot_limits", "approximate_payments")
     unattributed = data_quality.get("quarantined_unattributed") or {}
     if scope_id == PORTFOLIO:

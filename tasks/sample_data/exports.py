@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from yuebao.schema import TABLES
 from yuebao.tasks.sample_data.common import _EXTRAS, _rng
 from yuebao.tasks.sample_data.communities import _Community
 from yuebao.tasks.sample_data.fees import _bill_table, _Bills, _payment_table, _Payments
@@ -33,7 +34,6 @@ from yuebao.tasks.sample_data.systems import (
 from yuebao.tasks.sample_data.tickets import _ticket_table, _Tickets
 
 STYLES = ("canonical", "zh-generic")
-_TABLES = ("tickets", "bills", "payments")
 _FILE_NAMES = {"tickets": "工单", "bills": "账单", "payments": "收款"}
 _ZH_PATTERNS = {table: [f"exports/*/{name}.*"] for table, name in _FILE_NAMES.items()}
 _ZH_SUFFIXES = (".csv", ".xlsx")
@@ -112,8 +112,8 @@ class _ZhSink:
 
     def __init__(self, exports: Path, seed: int, saved: datetime) -> None:
         self.exports, self.seed, self.saved = exports, seed, saved
-        self.rows = dict.fromkeys(_TABLES, 0)
-        self.paths: dict[str, list[Path]] = {table: [] for table in _TABLES}
+        self.rows = dict.fromkeys(TABLES, 0)
+        self.paths: dict[str, list[Path]] = {table: [] for table in TABLES}
 
     def write(self, comm: _Community, code: str, tickets: _Tickets, bills: _Bills,
               payments: _Payments, unknown: int | None) -> None:
@@ -128,7 +128,7 @@ class _ZhSink:
         }
         folder = self.exports / comm.public.name
         folder.mkdir(parents=True, exist_ok=True)
-        for table in _TABLES:
+        for table in TABLES:
             layout = getattr(system, table)
             headers = [header for _, header in layout]
             columns = [fields[table][name] for name, _ in layout]

@@ -20,7 +20,7 @@ from openpyxl import Workbook
 
 from yuebao.files import write_bytes
 from yuebao.months import Month
-from yuebao.schema import PORTFOLIO
+from yuebao.schema import PORTFOLIO, TABLES
 from yuebao.tasks.metrics import kpi_catalogue, scalar
 from yuebao.tasks.spreadsheet.cells import (
     _HEADER_FONT,
@@ -69,7 +69,6 @@ GROUP_FIGURES = (
 OVERDUE_COLUMNS = ("ticket_id", "building", "category", "type", "priority", "created_at",
                    "deadline", "days_overdue")
 
-TABLES = ("tickets", "bills", "payments")
 QUALITY_COUNTS = ("read", "used", "quarantined", "duplicate")
 
 
