@@ -26,7 +26,7 @@ from prefect.states import State
 from yuebao.config import Config, load_config
 from yuebao.errors import RunFailed, UsageError, one_line
 from yuebao.months import Month
-from yuebao.runners import check_spec, parallelism, shared_runner, work_runner
+from yuebao.runners import check_spec, child_spec, parallelism, work_runner
 from yuebao.tasks.artifacts import artifacts_task, backfill_table_task
 from yuebao.tasks.bookkeeping import (
     Reprocess,
@@ -82,9 +82,11 @@ history_task = _history_task.with_options(retries=0)
 draft_task = _draft_task.with_options(retries=0)
 
 
-def read_exports(config: Config) -> Ingested:
-    """The exports pulled from where they live, then read into the canonical tables."""
-    return ingest_task(config, fetch_task(config).exports)
+def read_exports(config: Config, runner: Any, spec: str) -> Ingested:
+    """The exports pulled from where they live, then read into the canonical tables,
+    the files at once on ``runner`` when it has more than one worker."""
+    many = parallelism(runner, spec) > 1
+    return ingest_task(config, fetch_task(config).exports, runner if many else None)
 
 
 def report_month(month: str | None, timezone: str) -> Month:
@@ -173,6 +175,12 @@ class SharedIngest:
     def __repr__(self) -> str:
         return "<SharedIngest>"
 
+    def __reduce__(self) -> tuple:
+        """Pickled, it is the placeholder: Prefect sends a flow run's parameters with
+        every task it runs in another process or on a Dask worker, and the tables (and
+        the events, which cannot be pickled) are of no use there."""
+        return (str, (repr(self),))
+
 
 @flow(name="monthly_review", flow_run_name=_review_run_name)
 def monthly_review(config_path: str, month: str | None = None,
@@ -191,22 +199,23 @@ def monthly_review(config_path: str, month: str | None = None,
     target = report_month(month, config.timezone)
     spec = check_spec(task_runner or config.task_runner)
     get_run_logger().info("Reviewing %s for %d communities", target, len(config.communities))
-    ingested = shared.ingested if shared is not None else read_exports(config)
     output_dir = config.resolve(config.output_dir)
-    lock = lock_month_task(output_dir, str(target), config.lock_wait_seconds)
-    try:
-        if reprocess is not None:
-            how = Reprocess(reprocess)
-            record = run_status(output_dir).get(str(target))
-            if not months_to_run({str(target): record} if record else {}, [target], how):
-                return {"month": str(target), "skipped": True}
-            if how == Reprocess.FAILED:
-                communities = scopes_to_redo(record)
-        with work_runner(spec, _flow_task_runner()) as runner:
+    with work_runner(spec, _flow_task_runner()) as runner:
+        ingested = (shared.ingested if shared is not None
+                    else read_exports(config, runner, spec))
+        lock = lock_month_task(output_dir, str(target), config.lock_wait_seconds)
+        try:
+            if reprocess is not None:
+                how = Reprocess(reprocess)
+                record = run_status(output_dir).get(str(target))
+                if not months_to_run({str(target): record} if record else {}, [target], how):
+                    return {"month": str(target), "skipped": True}
+                if how == Reprocess.FAILED:
+                    communities = scopes_to_redo(record)
             return review_month(ingested, config, target, communities, send, resend, runner,
                                 spec, shared)
-    finally:
-        unlock_month_task(lock)
+        finally:
+            unlock_month_task(lock)
 
 
 def _month_rows(month: Month, run: Callable[[], dict]) -> list[dict]:
@@ -253,8 +262,8 @@ def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
              max_parallel: int = 1, task_runner: str | None = None) -> list[dict]:
     """Many months, each a child flow run ``review-YYYY-MM``; one row per month and scope.
 
-    The exports are read once and shared by the children, and so is a local Dask
-    cluster (``task_runner``, else the config's), started once for all months. A
+    The exports are read once (on ``task_runner``, else the config's) and shared by
+    the children, and so is a local Dask cluster, started once for all months. A
     failing month does not stop the rest; the flow run ends ``Failed``
     (:class:`RunFailed`, carrying the rows) when any month failed, with the status
     table as its artifact.
@@ -274,9 +283,10 @@ def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
         return rows + [{"month": str(m), "scope": "*", "status": "would_run", "detail": ""}
                        for m in chosen]
     if chosen:
-        shared = SharedIngest(read_exports(config), chosen)
         logger.info("Running %d months, up to %d at once", len(chosen), max_parallel)
-        with shared_runner(spec) as months_spec:
+        with work_runner(spec, _flow_task_runner()) as runner:
+            shared = SharedIngest(read_exports(config, runner, spec), chosen)
+            months_spec = child_spec(runner, spec)
 
             def run_child(month: Month) -> dict:
                 try:
@@ -314,7 +324,8 @@ def validate_exports(config_path: str, month: str | None = None) -> str:
     ``<output_dir>/validate/quarantine.csv`` for the data person.
     """
     config = load_config(config_path)
-    ingested = read_exports(config)
+    with work_runner(config.task_runner, _flow_task_runner()) as runner:
+        ingested = read_exports(config, runner, config.task_runner)
     folder = config.resolve(config.output_dir) / "validate"
     quality_files(folder, ingested, config.language)
     report = validation_report(ingested, config_path, config.sources.profile, config.language,

@@ -1,10 +1,11 @@
 """The task_runner option: a process pool and a Dask cluster give the same bytes.
 
-A 12-community sample is reviewed for one month on the default runner (threads,
-the metrics in one pass), on ``processes`` (a pool of two: the metrics in two parts)
-and on ``dask-local:2`` (a real LocalCluster of two worker processes: the metrics
-in two parts, each scope's rendering a task on a worker); every metrics.json,
-review.md, review.json and chart must be identical.
+A 12-community sample is reviewed for one month on the default runner (threads:
+the files read one by one, the metrics in one pass), on ``processes`` (a pool of
+one process per core) and on ``dask-local:2`` (a real LocalCluster of two worker
+processes). On workers each export file is read as a task, the metrics are
+computed in a part per worker and each scope is rendered as a task; every
+metrics.json, review.md, review.json and chart must be identical.
 """
 
 from __future__ import annotations
@@ -48,13 +49,14 @@ def _outputs(month_dir: Path) -> dict[str, bytes]:
 def test_dask_local_cluster_gives_byte_identical_outputs(twelve, tmp_path, prefect_server):
     from yuebao.flows.monthly_review import monthly_review
 
-    made, parts = {}, {}
+    made, parts, reads = {}, {}, {}
     for spec in ("threads", "processes", "dask-local:2"):
         out = tmp_path / spec.replace(":", "-")
         state = monthly_review(str(_config_into(twelve, out)), MONTH, send=False,
                                task_runner=spec, return_state=True)
         made[spec] = _outputs(out / MONTH)
-        parts[spec] = _metrics_parts(state.state_details.flow_run_id)
+        parts[spec] = _task_runs(state.state_details.flow_run_id, "metrics-", "-part-")
+        reads[spec] = _task_runs(state.state_details.flow_run_id, "", "read-")
     charts = sum(1 for name in made["threads"] if name.endswith(".png"))
     assert len(made["threads"]) == 3 * 13 + charts  # twelve communities and the portfolio
     assert charts >= 13 * 6  # at least the six trends of each scope
@@ -66,10 +68,16 @@ def test_dask_local_cluster_gives_byte_identical_outputs(twelve, tmp_path, prefe
         f"{MONTH}-part-{n}": "COMPLETED" for n in range(1, pool + 1) if pool > 1},
         "dask-local:2": {
         f"{MONTH}-part-{n}": "COMPLETED" for n in (1, 2)}}
+    # On workers each export file is read and checked as a task of its own.
+    assert reads["threads"] == {}
+    for spec in ("processes", "dask-local:2"):
+        assert {name.rsplit("-", 1)[0] for name in reads[spec]} == {
+            "read-tickets", "read-bills", "read-payments"}, reads
+        assert set(reads[spec].values()) == {"COMPLETED"}
 
 
-def _metrics_parts(flow_run_id) -> dict[str, str]:
-    """The flow run's metrics-part task runs: name (less ``metrics-``) and state."""
+def _task_runs(flow_run_id, prefix: str, like: str) -> dict[str, str]:
+    """The flow run's task runs named like ``like``: name (less ``prefix``) and state."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
@@ -81,8 +89,8 @@ def _metrics_parts(flow_run_id) -> dict[str, str]:
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="-part-")))
-    return {run.name.removeprefix("metrics-"): run.state.type.value for run in runs}
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=like)))
+    return {run.name.removeprefix(prefix): run.state.type.value for run in runs}
 
 
 def test_task_runner_specs_are_checked_when_the_config_is_read(tmp_path):

@@ -4,9 +4,9 @@
 ProcessPoolTaskRunner; ``dask://HOST:PORT`` a running Dask cluster (its scheduler),
 and ``dask-local:N`` a LocalCluster of N worker processes started for the run, both
 through ``prefect-dask`` (the optional extra ``yuebao[dask]``). What is submitted to
-the runner is the work that grows with the company: the metrics of the communities
-in parts (one per worker, the portfolio combined exactly from them) and each
-scope's rendering. The files are the same bytes whichever runner made them.
+the runner is the work that grows with the company: each export file's reading,
+the metrics of the communities in parts (one per worker, the portfolio combined
+exactly from them) and each scope's rendering. The files are the same bytes whichever runner made them.
 
 The spec is checked when the config is read (``config.py``) and by the CLI; the
 runner itself is made only when a flow starts, so Dask is imported only when used.
@@ -77,18 +77,14 @@ def work_runner(spec: str, running: Any) -> Iterator[Any]:
         yield runner
 
 
-@contextmanager
-def shared_runner(spec: str) -> Iterator[str]:
-    """The spec a backfill gives its months: a ``dask-local`` cluster started here once
-    and given to every month by its address (``dask://…``), any other spec as it is
-    (each month starts its own process pool)."""
-    check_spec(spec)
+def child_spec(started: Any, spec: str) -> str:
+    """The spec a backfill gives its months: the address (``dask://…``) of the
+    ``dask-local`` cluster it started, so that every month connects to that one,
+    or any other spec as it is (each month starts its own process pool)."""
     if not spec.startswith("dask-local:"):
-        yield spec
-        return
-    with task_runner(spec) as runner:
-        runner.client  # noqa: B018 - the cluster starts with its client
-        yield "dask://" + runner._cluster.scheduler_address.removeprefix("tcp://")
+        return spec
+    started.client  # noqa: B018 - the cluster starts with its client
+    return "dask://" + started._cluster.scheduler_address.removeprefix("tcp://")
 
 
 def parallelism(started: Any, spec: str) -> int:

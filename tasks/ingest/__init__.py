@@ -10,10 +10,12 @@ be shown to the user.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -160,6 +162,15 @@ class _Files:
             return checked
 
 
+# How a table's files are checked: one by one here, or each a task of the flow's runner.
+FileChecks = Callable[[Callable[[Export], Checked], list[Export], str], list[Checked]]
+
+
+def one_by_one(check: Callable[[Export], Checked], found: list[Export],
+               table: str) -> list[Checked]:
+    return [check(export) for export in found]
+
+
 def exports(entries: Sequence[str | Export], base_dir: Path, table: str) -> list[Export]:
     """The files of one table: local paths and globs found, exports already fetched kept."""
     patterns = [e for e in entries if isinstance(e, str)]
@@ -170,7 +181,7 @@ def exports(entries: Sequence[str | Export], base_dir: Path, table: str) -> list
 
 def ingest(sources: Mapping[str, Sequence[str | Export]], base_dir: Path, timezone: str,
            profile: Profile | str = "canonical", today: date | None = None,
-           cache: Cache | None = None) -> Ingested:
+           cache: Cache | None = None, checks: FileChecks = one_by_one) -> Ingested:
     """Read every configured export into the canonical tables.
 
     ``sources`` maps a table name to its paths or globs, or to the exports
@@ -181,6 +192,9 @@ def ingest(sources: Mapping[str, Sequence[str | Export]], base_dir: Path, timezo
     checks come from the cache, and only what spans files (bill links,
     duplicates) is made anew. Large exports make many large short-lived arrays,
     so the process first keeps freed memory for reuse (``yuebao.memory``).
+    ``checks`` runs each file's own checks: one by one, or at once on workers
+    (:func:`on_runner`); a per-bill profile reads bills and payments from one
+    file, so one by one.
     """
     keep_freed_memory()
     if isinstance(profile, str):
@@ -195,6 +209,7 @@ def ingest(sources: Mapping[str, Sequence[str | Export]], base_dir: Path, timezo
     if per_bill and "bills" in found:
         found["payments"] = found["bills"]
     files = _Files(cache, base_dir, profile, timezone, today, per_bill, "bills" in found)
+    checks = one_by_one if per_bill else checks
 
     # One table at a time, each file's rows let go once it is checked: the text of
     # every export at once would be most of the run's peak memory.
@@ -207,7 +222,9 @@ def ingest(sources: Mapping[str, Sequence[str | Export]], base_dir: Path, timezo
             continue
         bills = tables.get("bills") if table == "payments" and "bills" in found else None
         derived = table == "payments" and per_bill is not None and "bills" in found
-        checked = [files.check(export, table, bills, derived) for export in found[table]]
+        bill_ids = bills[["bill_id"]] if bills is not None else None
+        checked = checks(partial(files.check, table=table, bills=bill_ids, derived=derived),
+                         found[table], table)
         columns[table] = [c.columns for c in checked]
         shown.update({(table, c.shown): c.columns for c in checked})
         try:
@@ -247,14 +264,43 @@ def config_cache(config: Config) -> Cache | None:
     return Cache(folder) if folder is not None else None
 
 
+def _check_run_name() -> str:
+    from prefect.runtime import task_run
+
+    parameters = task_run.parameters
+    return f"read-{parameters['table']}-{parameters['number']}"
+
+
+@task(name="read-export", task_run_name=_check_run_name, cache_policy=NO_CACHE, retries=0)
+def check_export_task(check: Callable[[Export], Checked], export: Export, table: str,
+                      number: int) -> Checked:
+    """Prefect task: one export's own checks (read, parse, validate, through the cache)."""
+    return check(export)
+
+
+def on_runner(runner: Any) -> FileChecks:
+    """Each file's checks a task of its own on ``runner`` (a started Prefect task
+    runner: processes, Dask workers), the results in the files' order."""
+    def checks(check: Callable[[Export], Checked], found: list[Export],
+               table: str) -> list[Checked]:
+        futures = [runner.submit(check_export_task, {
+            "check": check, "export": export, "table": table, "number": number})
+            for number, export in enumerate(found, start=1)]
+        return [future.result() for future in futures]
+    return checks
+
+
 @task(name="ingest", cache_policy=NO_CACHE)
-def ingest_task(config: Config, fetched: Mapping[str, list[Export]] | None = None) -> Ingested:
+def ingest_task(config: Config, fetched: Mapping[str, list[Export]] | None = None,
+                runner: Any = None) -> Ingested:
     """Prefect task: the configured exports as canonical tables.
 
     ``fetched`` is what the fetch stage resolved (local files and downloads, with
     the names reports give them); without it, the config's local sources are read.
+    With a ``runner`` the files are checked at once on its workers.
     """
     sources = fetched if fetched is not None else {t: getattr(config.sources, t)
                                                    for t in TABLES}
     return ingest(sources, config.base_dir, config.timezone, config.sources.profile,
-                  cache=config_cache(config))
+                  cache=config_cache(config),
+                  checks=on_runner(runner) if runner is not None else one_by_one)
