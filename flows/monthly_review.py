@@ -26,7 +26,7 @@ from prefect.states import State
 from yuebao.config import Config, load_config
 from yuebao.errors import RunFailed, UsageError, one_line
 from yuebao.months import Month
-from yuebao.runners import check_spec, child_spec, parallelism, work_runner
+from yuebao.runners import Workers, check_spec, child_spec, parallelism, work_runner
 from yuebao.tasks.artifacts import artifacts_task, backfill_table_task
 from yuebao.tasks.bookkeeping import (
     Reprocess,
@@ -86,7 +86,7 @@ def read_exports(config: Config, runner: Any, spec: str) -> Ingested:
     """The exports pulled from where they live, then read into the canonical tables,
     the files at once on ``runner`` when it has more than one worker."""
     many = parallelism(runner, spec) > 1
-    return ingest_task(config, fetch_task(config).exports, runner if many else None)
+    return ingest_task(config, fetch_task(config).exports, Workers(runner) if many else None)
 
 
 def report_month(month: str | None, timezone: str) -> Month:

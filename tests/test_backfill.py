@@ -103,9 +103,9 @@ def test_each_month_is_a_child_flow_run_and_parallel_months_give_the_same_output
     ingests, fetches = [], []
     real_ingest, real_fetch = review_flows.ingest_task, review_flows.fetch_task
 
-    def counted_ingest(config, fetched=None, runner=None):
+    def counted_ingest(config, fetched=None, workers=None):
         ingests.append(1)
-        return real_ingest(config, fetched, runner)
+        return real_ingest(config, fetched, workers)
 
     def counted_fetch(config):
         fetches.append(1)

@@ -6,7 +6,8 @@ and ``dask-local:N`` a LocalCluster of N worker processes started for the run, b
 through ``prefect-dask`` (the optional extra ``yuebao[dask]``). What is submitted to
 the runner is the work that grows with the company: each export file's reading,
 the metrics of the communities in parts (one per worker, the portfolio combined
-exactly from them) and each scope's rendering. The files are the same bytes whichever runner made them.
+exactly from them) and each scope's rendering. The files are the same bytes
+whichever runner made them.
 
 The spec is checked when the config is read (``config.py``) and by the CLI; the
 runner itself is made only when a flow starts, so Dask is imported only when used.
@@ -85,6 +86,26 @@ def child_spec(started: Any, spec: str) -> str:
         return spec
     started.client  # noqa: B018 - the cluster starts with its client
     return "dask://" + started._cluster.scheduler_address.removeprefix("tcp://")
+
+
+class Workers:
+    """A started task runner, handed to a task that submits work to it (ingest).
+
+    Prefect sends the parameters of the submitting task run along with the work it
+    submits to another process or a Dask worker; a runner (its queues, its cluster
+    client) cannot travel and is of no use there, so it pickles as None.
+    """
+
+    __slots__ = ("runner",)
+
+    def __init__(self, runner: Any) -> None:
+        self.runner = runner
+
+    def __reduce__(self) -> tuple:
+        return (type(None), ())
+
+    def __repr__(self) -> str:
+        return "<Workers>"
 
 
 def parallelism(started: Any, spec: str) -> int:

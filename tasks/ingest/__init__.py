@@ -25,6 +25,7 @@ from prefect.cache_policies import NO_CACHE
 from yuebao.config import Config
 from yuebao.memory import keep_freed_memory
 from yuebao.profile import ROW_ID, Profile, load_profile
+from yuebao.runners import Workers
 from yuebao.schema import TABLES
 from yuebao.tasks.ingest.cache import Cache, Key, cache_folder
 from yuebao.tasks.ingest.combine import MissingRecords, combine
@@ -292,15 +293,15 @@ def on_runner(runner: Any) -> FileChecks:
 
 @task(name="ingest", cache_policy=NO_CACHE)
 def ingest_task(config: Config, fetched: Mapping[str, list[Export]] | None = None,
-                runner: Any = None) -> Ingested:
+                workers: Workers | None = None) -> Ingested:
     """Prefect task: the configured exports as canonical tables.
 
     ``fetched`` is what the fetch stage resolved (local files and downloads, with
     the names reports give them); without it, the config's local sources are read.
-    With a ``runner`` the files are checked at once on its workers.
+    With ``workers`` (a started runner) the files are checked at once on them.
     """
     sources = fetched if fetched is not None else {t: getattr(config.sources, t)
                                                    for t in TABLES}
     return ingest(sources, config.base_dir, config.timezone, config.sources.profile,
                   cache=config_cache(config),
-                  checks=on_runner(runner) if runner is not None else one_by_one)
+                  checks=on_runner(workers.runner) if workers is not None else one_by_one)
