@@ -11,10 +11,13 @@ import pandas as pd
 from yuebao.schema import PORTFOLIO
 from yuebao.tasks.ingest.parse import positions
 from yuebao.tasks.metrics.numbers import (
+    _added,
     _codes,
     _factorized,
     _group_sum,
     _instant,
+    _joined,
+    _same_codes,
     _utc,
     money,
     rate,
@@ -376,15 +379,9 @@ class FeePartial:
 
 def combine_fees(parts: list[FeePartial]) -> FeePartial:
     """The partial of the union of the parts' communities (see :class:`FeePartial`)."""
-    first = parts[0]
-    if any(part.names != first.names for part in parts):
-        raise ValueError("fee partials of different community codes cannot be combined")
-    return FeePartial(
-        names=first.names,
-        sums={k: np.sum([p.sums[k] for p in parts], axis=0) for k in first.sums},
-        aging=np.sum([p.aging for p in parts], axis=0),
-        groups={k: {c: np.concatenate([p.groups[k][c] for p in parts]) for c in first.groups[k]}
-                for k in first.groups})
+    return FeePartial(names=_same_codes(parts), sums=_added([p.sums for p in parts]),
+                      aging=np.sum([p.aging for p in parts], axis=0),
+                      groups=_joined([p.groups for p in parts]))
 
 
 def fee_partial(rows: FeeRows, scope: Scope) -> FeePartial:

@@ -91,6 +91,28 @@ def _stats(values: np.ndarray, codes: np.ndarray, unit: int, names: list[str],
     return result
 
 
+# --- partial figures ---------------------------------------------------------------------
+
+
+def _same_codes(parts: list) -> list[str]:
+    """The community codes of partials, which must be the same to be combined."""
+    names = parts[0].names
+    if any(part.names != names for part in parts):
+        raise ValueError("partials of different community codes cannot be combined")
+    return names
+
+
+def _added(blocks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per key, the element-wise sum of the parts' arrays (counts and fen: exact int64)."""
+    return {key: np.sum([block[key] for block in blocks], axis=0) for key in blocks[0]}
+
+
+def _joined(listings: list[dict[str, dict[str, np.ndarray]]]) -> dict[str, dict[str, np.ndarray]]:
+    """Per listing and column, the parts' rows one after another."""
+    return {key: {column: np.concatenate([listing[key][column] for listing in listings])
+                  for column in listings[0][key]} for key in listings[0]}
+
+
 # --- rows as arrays -----------------------------------------------------------------------
 
 

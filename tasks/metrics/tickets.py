@@ -12,12 +12,15 @@ from yuebao.config import SLA_CLASSES
 from yuebao.schema import PORTFOLIO, PRIORITIES, TICKET_CATEGORIES, TICKET_TYPES
 from yuebao.tasks.ingest import MEASURED
 from yuebao.tasks.metrics.numbers import (
+    _added,
     _codes,
     _enum_codes,
     _factorized,
     _group_sum,
     _instant_ns,
+    _joined,
     _rounded,
+    _same_codes,
     _stats,
     _utc_ns,
     rate,
@@ -173,17 +176,12 @@ class TicketPartial:
 
 def combine_tickets(parts: list[TicketPartial]) -> TicketPartial:
     """The partial of the union of the parts' communities (see :class:`TicketPartial`)."""
-    first = parts[0]
-    if any(part.names != first.names for part in parts):
-        raise ValueError("ticket partials of different community codes cannot be combined")
-    return TicketPartial(
-        names=first.names,
-        counts={k: np.sum([p.counts[k] for p in parts], axis=0) for k in first.counts},
-        tables={k: np.sum([p.tables[k] for p in parts], axis=0) for k in first.tables},
-        durations={k: tuple(np.concatenate([p.durations[k][i] for p in parts])
-                            for i in range(2)) for k in first.durations},  # type: ignore[misc]
-        listings={k: {c: np.concatenate([p.listings[k][c] for p in parts])
-                      for c in first.listings[k]} for k in first.listings})
+    durations = {k: (np.concatenate([p.durations[k][0] for p in parts]),
+                     np.concatenate([p.durations[k][1] for p in parts]))
+                 for k in parts[0].durations}
+    return TicketPartial(names=_same_codes(parts), counts=_added([p.counts for p in parts]),
+                         tables=_added([p.tables for p in parts]), durations=durations,
+                         listings=_joined([p.listings for p in parts]))
 
 
 def _breakdown_table(rows: TicketRows, mask: np.ndarray, column: np.ndarray,
