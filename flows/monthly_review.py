@@ -26,7 +26,7 @@ from prefect.states import State
 from yuebao.config import Config, load_config
 from yuebao.errors import RunFailed, UsageError, one_line
 from yuebao.months import Month
-from yuebao.runners import Workers, check_spec, child_spec, parallelism, work_runner
+from yuebao.runners import Workers, check_spec, child_spec, work_runner
 from yuebao.tasks.artifacts import artifacts_task, backfill_table_task
 from yuebao.tasks.bookkeeping import (
     Reprocess,
@@ -82,11 +82,11 @@ history_task = _history_task.with_options(retries=0)
 draft_task = _draft_task.with_options(retries=0)
 
 
-def read_exports(config: Config, runner: Any, spec: str) -> Ingested:
+def read_exports(config: Config, workers: Workers) -> Ingested:
     """The exports pulled from where they live, then read into the canonical tables,
-    the files at once on ``runner`` when it has more than one worker."""
-    many = parallelism(runner, spec) > 1
-    return ingest_task(config, fetch_task(config).exports, Workers(runner) if many else None)
+    the files at once when there is more than one worker."""
+    return ingest_task(config, fetch_task(config).exports,
+                       workers if workers.count > 1 else None)
 
 
 def report_month(month: str | None, timezone: str) -> Month:
@@ -112,11 +112,11 @@ def _review_run_name() -> str:
 
 def review_month(ingested: Ingested, config: Config, month: Month,
                  communities: list[str] | None, send: bool, resend: bool,
-                 runner: Any, spec: str, shared: SharedIngest | None = None) -> dict:
+                 workers: Workers, shared: SharedIngest | None = None) -> dict:
     """The tasks of one month, from canonical tables to delivered emails.
 
-    The caller holds the month's lock; ``runner`` (started, of ``spec``) runs the
-    work that grows with the company: the metrics in parts, each scope's rendering.
+    The caller holds the month's lock; ``workers`` run the work that grows with the
+    company: the metrics in parts, each scope's rendering.
     In a backfill whose months run in parallel, the draft waits for the month before
     to be published, so that its follow-up reads last month's record whatever the
     parallelism (the metrics do not wait).
@@ -127,15 +127,14 @@ def review_month(ingested: Ingested, config: Config, month: Month,
     output_dir = config.resolve(config.output_dir)
     try:
         spans = coverage_task(ingested, month, config.language)
-        metrics = metrics_in_parts(ingested, config, month, spans, runner,
-                                   parallelism(runner, spec))
+        metrics = metrics_in_parts(ingested, config, month, spans, workers)
         history = history_task(ingested, config, month)
         if shared is not None:
             shared.wait_for(month.shift(-1))
         drafts = draft_task(metrics, history, config, month,
                             last_reviews_task(output_dir, month))
-        rendered = render_scopes(drafts, metrics.documents, ingested, config, month, runner,
-                                 communities)
+        rendered = render_scopes(drafts, metrics.documents, ingested, config, month,
+                                 workers.runner, communities)
         artifacts_task(str(month), rendered, metrics.documents, ingested.files, config.language)
         deliveries = (deliver_task(rendered.reviews, rendered.month_dir, config, str(month),
                                    resend) if send and rendered.reviews else [])
@@ -200,9 +199,8 @@ def monthly_review(config_path: str, month: str | None = None,
     spec = check_spec(task_runner or config.task_runner)
     get_run_logger().info("Reviewing %s for %d communities", target, len(config.communities))
     output_dir = config.resolve(config.output_dir)
-    with work_runner(spec, _flow_task_runner()) as runner:
-        ingested = (shared.ingested if shared is not None
-                    else read_exports(config, runner, spec))
+    with work_runner(spec, _flow_task_runner()) as workers:
+        ingested = shared.ingested if shared is not None else read_exports(config, workers)
         lock = lock_month_task(output_dir, str(target), config.lock_wait_seconds)
         try:
             if reprocess is not None:
@@ -212,8 +210,8 @@ def monthly_review(config_path: str, month: str | None = None,
                     return {"month": str(target), "skipped": True}
                 if how == Reprocess.FAILED:
                     communities = scopes_to_redo(record)
-            return review_month(ingested, config, target, communities, send, resend, runner,
-                                spec, shared)
+            return review_month(ingested, config, target, communities, send, resend, workers,
+                                shared)
         finally:
             unlock_month_task(lock)
 
@@ -284,9 +282,9 @@ def backfill(config_path: str, first: str, last: str, reprocess: str = "none",
                        for m in chosen]
     if chosen:
         logger.info("Running %d months, up to %d at once", len(chosen), max_parallel)
-        with work_runner(spec, _flow_task_runner()) as runner:
-            shared = SharedIngest(read_exports(config, runner, spec), chosen)
-            months_spec = child_spec(runner, spec)
+        with work_runner(spec, _flow_task_runner()) as workers:
+            shared = SharedIngest(read_exports(config, workers), chosen)
+            months_spec = child_spec(workers.runner, spec)
 
             def run_child(month: Month) -> dict:
                 try:
@@ -324,8 +322,8 @@ def validate_exports(config_path: str, month: str | None = None) -> str:
     ``<output_dir>/validate/quarantine.csv`` for the data person.
     """
     config = load_config(config_path)
-    with work_runner(config.task_runner, _flow_task_runner()) as runner:
-        ingested = read_exports(config, runner, config.task_runner)
+    with work_runner(config.task_runner, _flow_task_runner()) as workers:
+        ingested = read_exports(config, workers)
     folder = config.resolve(config.output_dir) / "validate"
     quality_files(folder, ingested, config.language)
     report = validation_report(ingested, config_path, config.sources.profile, config.language,

@@ -59,10 +59,31 @@ def task_runner(spec: str) -> Any:
                                           "processes": True, "dashboard_address": None})
 
 
+class Workers:
+    """A flow run's scale-out runner (started) and how many tasks it runs at once.
+
+    Handed to a task that submits work to it (ingest), it travels as that task's
+    parameter: Prefect sends the parameters of the submitting task run along with
+    the work it submits to another process or a Dask worker, where a runner (its
+    queues, its cluster client) cannot go and is of no use, so it pickles as None.
+    """
+
+    __slots__ = ("count", "runner")
+
+    def __init__(self, runner: Any, count: int) -> None:
+        self.runner, self.count = runner, count
+
+    def __reduce__(self) -> tuple:
+        return (type(None), ())
+
+    def __repr__(self) -> str:
+        return f"<Workers {self.count}>"
+
+
 @contextmanager
-def work_runner(spec: str, running: Any) -> Iterator[Any]:
-    """The runner of a flow run's scale-out work: the metrics in parts, each scope's
-    rendering.
+def work_runner(spec: str, running: Any) -> Iterator[Workers]:
+    """The workers of a flow run's scale-out work: each export file's reading, the
+    metrics in parts, each scope's rendering.
 
     The flows themselves always run on threads (``running``, the flow's own
     runner, started): their other tasks are light, and a deployment runs the flow
@@ -72,10 +93,10 @@ def work_runner(spec: str, running: Any) -> Iterator[Any]:
     """
     check_spec(spec)
     if spec == DEFAULT:
-        yield running
+        yield Workers(running, 1)
         return
     with task_runner(spec) as runner:
-        yield runner
+        yield Workers(runner, _parallelism(runner, spec))
 
 
 def child_spec(started: Any, spec: str) -> str:
@@ -88,38 +109,17 @@ def child_spec(started: Any, spec: str) -> str:
     return "dask://" + started._cluster.scheduler_address.removeprefix("tcp://")
 
 
-class Workers:
-    """A started task runner, handed to a task that submits work to it (ingest).
+def _parallelism(started: Any, spec: str) -> int:
+    """How many tasks a started runner (not threads) runs at once, for work split
+    into parts: processes count their pool, a local Dask cluster its workers, a
+    running one the threads its workers have now.
 
-    Prefect sends the parameters of the submitting task run along with the work it
-    submits to another process or a Dask worker; a runner (its queues, its cluster
-    client) cannot travel and is of no use there, so it pickles as None.
-    """
-
-    __slots__ = ("runner",)
-
-    def __init__(self, runner: Any) -> None:
-        self.runner = runner
-
-    def __reduce__(self) -> tuple:
-        return (type(None), ())
-
-    def __repr__(self) -> str:
-        return "<Workers>"
-
-
-def parallelism(started: Any, spec: str) -> int:
-    """How many tasks a started runner runs at once, for work split into parts.
-
-    Threads count as one: the metrics are numpy passes over every row, which one
-    process does fastest in one part (threads would share one interpreter and
-    split nothing but the memory). Processes count their pool, a local Dask
-    cluster its workers, a running one the threads its workers have now.
+    Threads count as one (:func:`work_runner`): the metrics are numpy passes over
+    every row, which one process does fastest in one part (threads would share one
+    interpreter and split nothing but the memory).
     """
     if spec == "processes":
         return max(1, int(started._max_workers))
     if spec.startswith("dask-local:"):
         return int(spec.removeprefix("dask-local:"))
-    if spec.startswith("dask://"):
-        return max(1, sum(started.client.nthreads().values()))
-    return 1
+    return max(1, sum(started.client.nthreads().values()))  # dask://

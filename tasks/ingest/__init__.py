@@ -298,7 +298,7 @@ def ingest_task(config: Config, fetched: Mapping[str, list[Export]] | None = Non
 
     ``fetched`` is what the fetch stage resolved (local files and downloads, with
     the names reports give them); without it, the config's local sources are read.
-    With ``workers`` (a started runner) the files are checked at once on them.
+    With ``workers`` (the run's scale-out runner) the files are checked at once on them.
     """
     sources = fetched if fetched is not None else {t: getattr(config.sources, t)
                                                    for t in TABLES}

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
 
 import pandas as pd
 from prefect import task
@@ -30,6 +29,7 @@ from yuebao.config import Config
 from yuebao.errors import RunFailed, UsageError
 from yuebao.memory import keep_freed_memory
 from yuebao.months import Month
+from yuebao.runners import Workers
 from yuebao.schema import PORTFOLIO, TABLES, TICKET_TYPES
 from yuebao.tasks.ingest import Ingested
 from yuebao.tasks.metrics.coverage import Coverage, coverage
@@ -446,21 +446,21 @@ def metrics_part_task(rows: Rows, scope: Scope, available: frozenset[str], names
 
 
 def metrics_in_parts(ingested: Ingested, config: Config, month: Month, spans: Coverage,
-                     runner: Any, parts: int) -> MonthMetrics:
-    """metrics.json of every scope, the communities computed in ``parts`` tasks at once.
+                     workers: Workers) -> MonthMetrics:
+    """metrics.json of every scope, the communities computed in a part per worker.
 
     Called inside a flow: each part (whole communities, of about equal size) is
-    submitted to ``runner``, a started Prefect task runner (processes, Dask
-    workers), and the portfolio is combined exactly from the parts' partial
-    figures, so the result is the same as :func:`metrics_task`'s in one pass,
-    which one part is.
+    submitted to the workers' runner (processes, Dask workers), and the portfolio
+    is combined exactly from the parts' partial figures, so the result is the same
+    as :func:`metrics_task`'s in one pass, which one part is.
     """
-    if parts <= 1:
+    if workers.count <= 1:
         return metrics_task(ingested, config, month, spans)
     scope = build_scope(config, month, _data_communities(ingested))
-    names = community_codes(ingested.tickets, ingested.bills, ingested.payments, scope)
-    pieces = split(ingested.tickets, ingested.bills, ingested.payments, names, parts)
-    futures = [runner.submit(metrics_part_task, {
+    # The scope holds every community the rows name: its list is the run's codes.
+    names = list(scope.communities)
+    pieces = split(ingested.tickets, ingested.bills, ingested.payments, names, workers.count)
+    futures = [workers.runner.submit(metrics_part_task, {
         "rows": piece, "scope": scope, "available": ingested.available, "names": names,
         "month": month, "number": number}) for number, piece in enumerate(pieces, start=1)]
     del pieces
