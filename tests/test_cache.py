@@ -55,6 +55,50 @@ def test_a_hit_gives_the_tables_of_a_cold_read_and_a_change_misses(tmp_path):
     assert other.misses == 3
 
 
+def test_low_cardinality_text_is_dictionary_encoded_across_files_cold_and_warm(tmp_path):
+    """Two bills files name different communities, buildings and units, one building is
+    empty everywhere in its file (an empty category read back from Parquet): the
+    canonical tables hold them as categoricals with the sorted union of the files'
+    text, each row its own value; payments take their bill's community."""
+    (tmp_path / "b1.csv").write_text(
+        "bill_id,community,building,unit,fee_item,period,due_date,amount_due\n"
+        "B1,b,2,201,物业费,2025-09,2025-09-01,100.00\n"
+        "B2,a,1,101,车位费,2025-08,2025-08-01,30.00\n", "utf-8")
+    (tmp_path / "b2.csv").write_text(
+        "bill_id,community,building,unit,fee_item,period,due_date,amount_due\n"
+        "B3,c,,,物业费,2025-09,2025-09-01,80.00\n", "utf-8")
+    (tmp_path / "p.csv").write_text("payment_id,bill_id,paid_at,amount\n"
+                                    "P1,B3,2025-09-03 10:00:00,50\n"
+                                    "P2,B1,2025-09-04 10:00:00,20\n", "utf-8")
+    (tmp_path / "t.csv").write_text(TICKETS, "utf-8")
+    sources = {"tickets": ["t.csv"], "bills": ["b1.csv", "b2.csv"], "payments": ["p.csv"]}
+    cache = Cache(tmp_path / "cache")
+    cold = ingest(sources, tmp_path, "Asia/Shanghai", cache=cache)
+    warm = ingest(sources, tmp_path, "Asia/Shanghai", cache=cache)
+    assert (cache.hits, cache.misses) == (4, 4)
+    _same(cold, warm)
+    for ingested in (cold, warm):
+        bills = ingested.bills
+        expected = {"community": (["a", "b", "c"], ["b", "a", "c"]),
+                    "building": (["1", "2"], ["2", "1", None]),
+                    "unit": (["101", "201"], ["201", "101", None]),
+                    "fee_item": (["物业费", "车位费"], ["物业费", "车位费", "物业费"]),
+                    "period": (["2025-08", "2025-09"], ["2025-09", "2025-08", "2025-09"])}
+        for column, (categories, values) in expected.items():
+            assert isinstance(bills[column].dtype, pd.CategoricalDtype), column
+            assert list(bills[column].cat.categories) == categories
+            assert str(bills[column].cat.categories.dtype) == "str"
+            assert bills[column].astype(object).where(bills[column].notna(), None).tolist() \
+                == values
+        payments = ingested.payments
+        assert payments["community"].dtype == bills["community"].dtype
+        assert payments["community"].tolist() == ["c", "b"]
+        tickets = ingested.tickets
+        assert list(tickets["type"].cat.categories) == ["other", "repair"]  # T2: nonsense
+        assert tickets["type"].tolist() == ["repair", "other"]
+        assert tickets["community"].tolist() == ["a", "a"]
+
+
 def test_a_damaged_entry_is_rebuilt(tmp_path):
     _write(tmp_path)
     cache = Cache(tmp_path / "cache")

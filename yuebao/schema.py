@@ -40,4 +40,13 @@ KEYS = {
 # A payment without bill_id names its bill by this key (kpis.md, payments table).
 BILL_KEY = ("community", "building", "unit", "fee_item", "period")
 TABLES = ("tickets", "bills", "payments")
+# Text with few distinct values among many rows: kept dictionary-encoded (pandas
+# categoricals with sorted categories) in the canonical tables, a small code per row
+# instead of a string, so that years of history fit a worker and the metrics read
+# codes instead of hashing text again.
+DICTIONARY = {
+    "tickets": ("community", "building", "type", "category", "priority"),
+    "bills": ("community", "building", "unit", "fee_item", "period"),
+    "payments": ("community",),
+}
 PORTFOLIO = "_portfolio"

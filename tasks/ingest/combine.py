@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from yuebao.schema import BILL_KEY
-from yuebao.tasks.ingest.parse import arrow_text, positions
+from yuebao.tasks.ingest.parse import arrow_text, concat_encoded, positions
 from yuebao.tasks.ingest.validate import (
     ACCOUNT_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -54,8 +55,8 @@ def link_payments(rows: pd.DataFrame, valid_bills: pd.DataFrame) -> tuple[pd.Dat
             k: (rows[f"_key_{k}"] if f"_key_{k}" in rows.columns
                 else pd.Series(pd.NA, index=rows.index, dtype="str"))
             for k in BILL_KEY})[keyed]
-        joined = key_frame.reset_index().merge(valid_bills[[*BILL_KEY, "bill_id"]],
-                                               on=list(BILL_KEY), how="left")
+        keys = valid_bills[[*BILL_KEY, "bill_id"]].astype({k: "str" for k in BILL_KEY})
+        joined = key_frame.reset_index().merge(keys, on=list(BILL_KEY), how="left")
         counts = joined.groupby("index")["bill_id"].agg(["count", "first"])
         matches = pd.Series(0, index=rows.index)
         matches[keyed] = counts["count"]
@@ -65,12 +66,21 @@ def link_payments(rows: pd.DataFrame, valid_bills: pd.DataFrame) -> tuple[pd.Dat
                         np.where(keyed & matches.gt(1).to_numpy(), 3, code))
     out = rows[["payment_id", "paid_at", "amount"]].copy()
     out["bill_id"] = bill_id
-    community = pc.take(arrow_text(valid_bills["community"]), position)
-    out["community"] = community.to_pandas().set_axis(rows.index)
+    out["community"] = _taken(valid_bills["community"], position, rows.index)
     out["bill_row"] = np.asarray(position.fill_null(-1), dtype=np.int64)
     for name in ("_source", "_row"):
         out[name] = rows[name]
     return out, code
+
+
+def _taken(column: pd.Series, position: pa.Array, index: pd.Index) -> pd.Series:
+    """``column`` at ``position`` (missing where it is null): codes taken when the
+    column is dictionary-encoded, as the bills' community is."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = np.append(column.cat.codes.to_numpy(), -1)  # a null position takes -1
+        at = np.asarray(position.fill_null(len(column)), dtype=np.int64)
+        return pd.Series(pd.Categorical.from_codes(codes[at], dtype=column.dtype), index=index)
+    return pc.take(arrow_text(column), position).to_pandas().set_axis(index)
 
 
 def _link_quarantine(checked: list[Checked], rows: pd.DataFrame,
@@ -102,8 +112,7 @@ def combine(table: str, checked: list[Checked],
             valid_bills: pd.DataFrame | None = None) -> tuple:
     """One table's used rows, quarantine, per-file accounts and notes, from its files'
     own checks in file order ("read last" is the later file, then the later row)."""
-    rows = pd.concat([c.rows.assign(_source=i) for i, c in enumerate(checked)],
-                     ignore_index=True)
+    rows = concat_encoded([c.rows.assign(_source=i) for i, c in enumerate(checked)])
     rows["_order"] = np.arange(len(rows))
     linked = table == "payments" and valid_bills is not None
     link_code = np.zeros(len(rows), dtype=np.int64)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.types import union_categoricals
 
 _STRICT_TIMESTAMP = r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}:\d{2})?"
 _STRICT_WITH_OFFSET = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})"
@@ -34,8 +35,41 @@ _AMBIGUOUS_MONEY = r"^-?[\d.,]*\d,\d{1,2}$"
 
 
 def arrow_text(text: pd.Series) -> pa.Array:
-    """A text column as a pyarrow string array: no copy when it is pyarrow-backed already."""
+    """A text column as a pyarrow string array: no copy when it is pyarrow-backed already
+    (a dictionary-encoded one is decoded: callers that can use codes do)."""
+    if isinstance(text.dtype, pd.CategoricalDtype):
+        text = text.astype("str")
     return pa.array(text, type=pa.large_string(), from_pandas=True)
+
+
+def encoded(rows: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``columns`` of ``rows`` (those present) as categoricals with sorted categories:
+    sorting and grouping by them then follow the text, as before they were encoded."""
+    present = {c: "category" for c in columns
+               if c in rows.columns and not isinstance(rows[c].dtype, pd.CategoricalDtype)}
+    return rows.astype(present) if present else rows
+
+
+def concat_encoded(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames one after another, their categorical columns kept categorical.
+
+    ``pd.concat`` turns categoricals of different categories into plain objects; these
+    are joined apart (``union_categoricals``: codes recoded onto the sorted union of
+    the categories, no text touched), their categories as text first (an empty
+    column read back from Parquet has them as objects).
+    """
+    def as_text(values: pd.Series) -> pd.Series:
+        text = pd.Index(values.cat.categories, dtype="str")
+        return values if values.cat.categories.dtype == text.dtype else \
+            values.cat.rename_categories(text)
+
+    encoded_columns = [c for c, dtype in frames[0].dtypes.items()
+                       if isinstance(dtype, pd.CategoricalDtype)]
+    joined = pd.concat([f.drop(columns=encoded_columns) for f in frames], ignore_index=True)
+    for column in encoded_columns:
+        joined[column] = union_categoricals([as_text(f[column]) for f in frames],
+                                            sort_categories=True)
+    return joined[list(frames[0].columns)]
 
 
 def positions(values: pd.Series, keys: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from yuebao.profile import Profile, TableMap
 from yuebao.schema import (
     BILL_KEY,
+    DICTIONARY,
     FIELDS,
     KEYS,
     PRIORITIES,
@@ -29,6 +30,7 @@ from yuebao.schema import (
 )
 from yuebao.tasks.ingest.parse import (
     arrow_text,
+    encoded,
     fold,
     integers,
     map_labels,
@@ -469,8 +471,8 @@ def check_file(table: str, file: SourceFile, reader: Reader,
         parsed[f"_note{i}"] = text.where(mask).astype("str")
     parsed["_row"] = np.arange(len(parsed), dtype=np.int64)
     valid = ~invalid
-    rows = parsed[valid].reset_index(drop=True) if invalid.any() else \
-        parsed.reset_index(drop=True)
+    rows = encoded(parsed[valid].reset_index(drop=True) if invalid.any() else
+                   parsed.reset_index(drop=True), DICTIONARY[table])
     pending = pd.DataFrame({c: pd.Series(dtype="int64" if c in ("_row", "line") else "str")
                             for c in PENDING_COLUMNS})
     if table == "payments" and linked:
@@ -548,4 +550,4 @@ def empty_table(table: str, timezone: str) -> pd.DataFrame:
     if table == "payments":
         frame = frame.astype({"amount": "Int64"})
         frame["bill_row"] = pd.Series(dtype="int64")
-    return frame
+    return encoded(frame, DICTIONARY[table])

@@ -128,10 +128,21 @@ def _community_names(frames: list[pd.DataFrame], communities: tuple[str, ...]) -
     return [*communities, *sorted(found - set(communities))]
 
 
+def _positions_in(values: pd.Series, labels: list[str] | tuple[str, ...],
+                  missing: int) -> np.ndarray:
+    """Each value's position in ``labels`` (``missing`` for anything else). A
+    dictionary-encoded column looks up its few categories, then takes by code."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        lookup = np.append(_positions_in(pd.Series(values.cat.categories, dtype="str"), labels,
+                                         missing), missing)  # code -1 (missing) takes the last
+        return lookup[values.cat.codes.to_numpy()]
+    found = pc.index_in(arrow_text(values), value_set=pa.array(labels, pa.large_string()))
+    return np.asarray(found.fill_null(missing), dtype=np.int64)
+
+
 def _enum_codes(values: pd.Series, codes: tuple[str, ...]) -> np.ndarray:
     """Positions of enum values in their code list (-1 for anything else)."""
-    found = pc.index_in(arrow_text(values), value_set=pa.array(codes, pa.large_string()))
-    return np.asarray(found.fill_null(-1), dtype=np.int64)
+    return _positions_in(values, codes, -1)
 
 
 def _instant(moment: pd.Timestamp) -> np.datetime64:
@@ -155,8 +166,7 @@ def _instant_ns(moment: pd.Timestamp) -> np.datetime64:
 
 def _codes(values: pd.Series, names: list[str]) -> np.ndarray:
     """Community codes: the position in ``names``, ``len(names)`` for a missing community."""
-    found = pc.index_in(arrow_text(values), value_set=pa.array(names, pa.large_string()))
-    return np.asarray(found.fill_null(len(names)), dtype=np.int64)
+    return _positions_in(values, names, len(names))
 
 
 def _factorized(values: pd.Series) -> tuple[np.ndarray, list[str]]:
