@@ -99,6 +99,49 @@ def test_low_cardinality_text_is_dictionary_encoded_across_files_cold_and_warm(t
         assert tickets["community"].tolist() == ["a", "a"]
 
 
+def test_duplicates_across_files_of_different_id_widths_are_found_cold_and_warm(tmp_path):
+    """Each file's keys are hashed (and cached) on their own: the same id must hash the
+    same in a file of short ids and one with a 40-character id, or a duplicate across
+    them would pass as distinct. Read last wins: the second file's B1, P1 and T1."""
+    long = "B" + "7" * 39
+    (tmp_path / "b1.csv").write_text(
+        "bill_id,community,building,unit,fee_item,period,due_date,amount_due\n"
+        "B1,a,1,101,物业费,2025-09,2025-09-01,100.00\n"
+        "B2,a,1,102,物业费,2025-09,2025-09-01,100.00\n", "utf-8")
+    (tmp_path / "b2.csv").write_text(
+        "bill_id,community,building,unit,fee_item,period,due_date,amount_due\n"
+        f"{long},a,1,103,物业费,2025-09,2025-09-01,70.00\n"
+        "B1,a,1,101,物业费,2025-09,2025-09-01,90.00\n", "utf-8")
+    (tmp_path / "p1.csv").write_text("payment_id,bill_id,paid_at,amount\n"
+                                     "P1,B1,2025-09-03 10:00:00,50\n", "utf-8")
+    (tmp_path / "p2.csv").write_text("payment_id,bill_id,paid_at,amount\n"
+                                     f"P{'9' * 30},{long},2025-09-03 10:00:00,5\n"
+                                     "P1,B1,2025-09-04 10:00:00,60\n", "utf-8")
+    (tmp_path / "t1.csv").write_text("ticket_id,community,created_at,type\n"
+                                     "T1,a,2025-09-01 08:00:00,repair\n", "utf-8")
+    (tmp_path / "t2.csv").write_text("ticket_id,community,created_at,type\n"
+                                     "T1,a,2025-09-01 08:00:00,complaint\n"
+                                     "T1,a-much-longer-community-name,2025-09-01 08:00:00,"
+                                     "repair\n", "utf-8")
+    sources = {"tickets": ["t1.csv", "t2.csv"], "bills": ["b1.csv", "b2.csv"],
+               "payments": ["p1.csv", "p2.csv"]}
+    cache = Cache(tmp_path / "cache")
+    cold = ingest(sources, tmp_path, "Asia/Shanghai", cache=cache)
+    warm = ingest(sources, tmp_path, "Asia/Shanghai", cache=cache)
+    assert cache.hits == 6
+    _same(cold, warm)
+    for ingested in (cold, warm):
+        assert ingested.totals()["bills"]["duplicate"] == 1
+        assert ingested.totals()["payments"]["duplicate"] == 1
+        assert ingested.totals()["tickets"]["duplicate"] == 1
+        bills = ingested.bills.set_index("bill_id")["amount_due"]
+        assert bills.to_dict() == {"B2": 10000, long: 7000, "B1": 9000}
+        assert ingested.payments.set_index("payment_id")["amount"]["P1"] == 6000
+        assert sorted(zip(ingested.tickets["community"], ingested.tickets["type"],
+                          strict=True)) == [("a", "complaint"),
+                                            ("a-much-longer-community-name", "repair")]
+
+
 def test_a_damaged_entry_is_rebuilt(tmp_path):
     _write(tmp_path)
     cache = Cache(tmp_path / "cache")

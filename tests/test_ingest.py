@@ -24,6 +24,8 @@ from hypothesis import strategies as st
 from yuebao.errors import UsageError
 from yuebao.memory import keep_freed_memory
 from yuebao.tasks.ingest import ingest
+from yuebao.tasks.ingest.combine import _bill_positions
+from yuebao.tasks.ingest.parse import all_distinct, text_hashes
 from yuebao.tasks.ingest.validate import _kept
 
 TZ = "Asia/Shanghai"
@@ -785,3 +787,39 @@ def test_a_clean_file_never_takes_the_slow_path(tmp_path, monkeypatch):
         "utf-8")
     data = ingest({"bills": ["bills.csv"]}, tmp_path, TZ)
     assert data.bills["bill_id"].tolist() == ["B1", "B2"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(st.text(max_size=30), min_size=1, max_size=40),
+       other=st.lists(st.text(max_size=70), max_size=10))
+def test_equal_texts_hash_equal_whatever_the_column_and_distinct_hashes_mean_distinct(
+        texts, other):
+    """The duplicate check trusts distinct hashes to mean distinct keys: a text must hash
+    the same in any column (another width, dictionary-encoded or not)."""
+    alone = text_hashes(pd.Series(texts, dtype="str"))
+    mixed = text_hashes(pd.Series(other + texts, dtype="str"))[len(other):]
+    coded = text_hashes(pd.Series(texts, dtype="str").astype("category"))
+    assert (alone == mixed).all() and (alone == coded).all()
+    if all_distinct(alone):
+        assert len(set(texts)) == len(texts)
+
+
+def test_many_distinct_ids_of_mixed_widths_do_not_collide():
+    ids = pd.Series([f"B{i}" + "x" * (i % 13) for i in range(50_000)], dtype="str")
+    assert all_distinct(text_hashes(ids))
+
+
+def test_a_bill_link_through_hashes_is_confirmed_by_the_text():
+    """A payment's bill id found by its hash counts only if the texts agree (a hash
+    shared with another id means no bill has it); bills' hashes that are not all
+    distinct prove nothing, and the ids are then looked up as text."""
+    bills = pa.array(["B1", "B2", "B3"], pa.large_string())
+    ids = pd.Series(["B2", "X", "B3", None], dtype="str")
+    claimed = np.array([20, 30, 99, 0], dtype=np.uint64)  # X has B3's hash; B3 another
+    found = _bill_positions(ids, claimed, bills, np.array([10, 20, 30], dtype=np.uint64))
+    assert found.to_pylist() == [1, None, None, None]
+    found = _bill_positions(ids, claimed, bills, np.array([10, 10, 30], dtype=np.uint64))
+    assert found.to_pylist() == [1, None, 2, None]
+    real = _bill_positions(ids, text_hashes(ids), bills, text_hashes(pd.Series(bills.to_pylist(),
+                                                                              dtype="str")))
+    assert real.to_pylist() == [1, None, 2, None]

@@ -215,6 +215,7 @@ def ingest(sources: Mapping[str, Sequence[str | Export]], base_dir: Path, timezo
     # One table at a time, each file's rows let go once it is checked: the text of
     # every export at once would be most of the run's peak memory.
     tables, quarantines, accounts, notes = {}, [], [], []
+    bill_hashes = None
     columns: dict[str, list[dict[str, str]]] = {}
     shown: dict[tuple[str, str], dict[str, str]] = {}
     for table in TABLES:
@@ -229,17 +230,19 @@ def ingest(sources: Mapping[str, Sequence[str | Export]], base_dir: Path, timezo
         columns[table] = [c.columns for c in checked]
         shown.update({(table, c.shown): c.columns for c in checked})
         try:
-            rows, quarantine, account, table_notes = combine(table, checked, bills)
+            combined = combine(table, checked, bills, bill_hashes)
         except MissingRecords as missing:  # the bills changed since those files were cached
             for number in missing.files:
                 checked[number] = files.check(found[table][number], table, bills, derived,
                                               refresh=True)
-            rows, quarantine, account, table_notes = combine(table, checked, bills)
+            combined = combine(table, checked, bills, bill_hashes)
         del checked
-        tables[table] = rows
-        quarantines.append(quarantine)
-        accounts.append(account)
-        notes += table_notes
+        tables[table] = combined.rows
+        if table == "bills":
+            bill_hashes = combined.key_hashes
+        quarantines.append(combined.quarantine)
+        accounts.append(combined.accounts)
+        notes += combined.notes
     if per_bill and "payments" in columns:
         notes.append({"code": "approximate_payments", "table": "payments"})
     return Ingested(

@@ -8,6 +8,8 @@ across files, the per-file accounts and the data-quality notes.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -21,6 +23,7 @@ from yuebao.tasks.ingest.validate import (
     Checked,
     _kept,
     _losers,
+    hashed,
 )
 
 _LINK_CODES = np.array(["", "unknown_bill", "key_matches_no_bill", "key_matches_several_bills"])
@@ -35,18 +38,48 @@ class MissingRecords(Exception):
         self.files = files
 
 
-def link_payments(rows: pd.DataFrame, valid_bills: pd.DataFrame) -> tuple[pd.DataFrame,
-                                                                          np.ndarray]:
+class Combined(NamedTuple):
+    """One table of the run, from its files' own checks."""
+
+    rows: pd.DataFrame  # the used rows
+    quarantine: pd.DataFrame
+    accounts: pd.DataFrame  # per file: read, used, quarantined, duplicate
+    notes: list[dict]
+    key_hashes: np.ndarray | None  # of the used rows' keys (parse.key_hashes), in order
+
+
+def _bill_positions(bill_id: pd.Series, id_hashes: np.ndarray | None, bill_ids: pa.Array,
+                    bill_hashes: np.ndarray | None) -> pa.Array:
+    """:func:`positions` of the payments' bill ids among the bills', through the ids'
+    hashes that came with the files when the bills' are all distinct: a lookup of
+    64-bit integers, each match then confirmed by comparing the two texts (a hash
+    found with other text means no bill has that id, the bills' hashes being
+    distinct). Otherwise, by hashing the texts."""
+    if id_hashes is None or bill_hashes is None:
+        return positions(bill_id, bill_ids)
+    index = pd.Index(bill_hashes)
+    if not index.is_unique:
+        return positions(bill_id, bill_ids)
+    at = index.get_indexer(id_hashes)
+    taken = pc.take(bill_ids, pa.array(np.maximum(at, 0)))
+    same = np.asarray(pc.equal(taken, arrow_text(bill_id)).fill_null(False), dtype=bool)
+    same &= at >= 0
+    return pa.array(at, type=pa.int64(), mask=~same)
+
+
+def link_payments(rows: pd.DataFrame, valid_bills: pd.DataFrame,
+                  bill_hashes: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Each payment tied to one valid bill; and per row its link failure code (0 = none).
 
     ``bill_row`` keeps the tie as found: the row of the bill in ``valid_bills``,
     the bills table of the same ingest, so the fee metrics need not look up
-    millions of bill ids a second time.
+    millions of bill ids a second time. ``bill_hashes`` are those bills' id hashes.
     """
     bill_ids = arrow_text(valid_bills["bill_id"])
     bill_id = rows["bill_id"]
     named = bill_id.notna().to_numpy()
-    position = positions(bill_id, bill_ids)
+    position = _bill_positions(bill_id, rows["_bill_hash"].to_numpy()
+                               if hashed(rows, "_bill_hash") else None, bill_ids, bill_hashes)
     known = np.asarray(position.is_valid(), dtype=bool)
     code = np.where(named & ~known, 1, 0)
     keyed = ~named
@@ -68,8 +101,9 @@ def link_payments(rows: pd.DataFrame, valid_bills: pd.DataFrame) -> tuple[pd.Dat
     out["bill_id"] = bill_id
     out["community"] = _taken(valid_bills["community"], position, rows.index)
     out["bill_row"] = np.asarray(position.fill_null(-1), dtype=np.int64)
-    for name in ("_source", "_row"):
-        out[name] = rows[name]
+    for name in ("_source", "_row", "_key_hash"):
+        if name in rows:
+            out[name] = rows[name]
     return out, code
 
 
@@ -108,10 +142,11 @@ def _link_quarantine(checked: list[Checked], rows: pd.DataFrame,
     return frames
 
 
-def combine(table: str, checked: list[Checked],
-            valid_bills: pd.DataFrame | None = None) -> tuple:
+def combine(table: str, checked: list[Checked], valid_bills: pd.DataFrame | None = None,
+            bill_hashes: np.ndarray | None = None) -> Combined:
     """One table's used rows, quarantine, per-file accounts and notes, from its files'
-    own checks in file order ("read last" is the later file, then the later row)."""
+    own checks in file order ("read last" is the later file, then the later row).
+    Payments are tied to ``valid_bills``, whose id hashes are ``bill_hashes``."""
     rows = concat_encoded([c.rows.assign(_source=i) for i, c in enumerate(checked)])
     rows["_order"] = np.arange(len(rows))
     linked = table == "payments" and valid_bills is not None
@@ -119,7 +154,7 @@ def combine(table: str, checked: list[Checked],
     link_frames: list = [None] * len(checked)
     if linked:
         order = rows["_order"]
-        rows, link_code = link_payments(rows, valid_bills)
+        rows, link_code = link_payments(rows, valid_bills, bill_hashes)
         rows["_order"] = order
         link_frames = _link_quarantine(checked, rows, link_code)
     valid = link_code == 0
@@ -145,8 +180,8 @@ def combine(table: str, checked: list[Checked],
                           "count": int(hit.sum()), "examples": examples})
     helpers = [c for c in rows.columns if c.startswith("_")]
     kept = _kept(rows.drop(columns=helpers), used)
-    quarantine = _quarantine(table, checked, link_frames)
-    return kept, quarantine, accounts, notes
+    return Combined(kept, _quarantine(table, checked, link_frames), accounts, notes,
+                    rows["_key_hash"].to_numpy()[used] if hashed(rows, "_key_hash") else None)
 
 
 def _quarantine(table: str, checked: list[Checked], link_frames: list) -> pd.DataFrame:

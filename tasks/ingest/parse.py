@@ -42,6 +42,73 @@ def arrow_text(text: pd.Series) -> pa.Array:
     return pa.array(text, type=pa.large_string(), from_pandas=True)
 
 
+# splitmix64's constants: a word's bits spread over the whole hash.
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+
+
+def text_hashes(text: pd.Series) -> np.ndarray:
+    """A 64-bit hash of each text, vectorized over the column.
+
+    Equal texts hash equal, in any column or file, so hashes that are all distinct
+    prove the texts are; a repeated hash proves nothing (a caller then compares the
+    texts themselves). Each text is padded with zero bytes to the column's longest,
+    rounded up to 8, and its own words (as many as its length needs: the hash never
+    depends on the column) folded in one after another, splitmix64-style, from its
+    length. Missing texts hash as the empty one.
+    """
+    if isinstance(text.dtype, pd.CategoricalDtype):  # each category once, then by code
+        once = text_hashes(pd.Series([*text.cat.categories, ""], dtype="str"))
+        return once[text.cat.codes.to_numpy()]  # code -1 (missing) takes the empty text's
+    values = arrow_text(text).cast(pa.large_binary()).fill_null(b"")
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    count = len(values)
+    if count == 0:
+        return np.zeros(0, dtype=np.uint64)
+    lengths = np.asarray(pc.binary_length(values), dtype=np.int64)
+    width = max(8, -(-int(lengths.max()) // 8) * 8)
+    padded = pc.binary_slice(pc.binary_join_element_wise(
+        values, pa.scalar(bytes(width), pa.large_binary()), pa.scalar(b"", pa.large_binary())),
+        0, width)
+    offsets = np.frombuffer(padded.buffers()[1], dtype=np.int64)[
+        padded.offset:padded.offset + count + 1]
+    start = int(offsets[0])
+    if int(offsets[-1]) - start != count * width:  # each text padded to exactly ``width``
+        raise RuntimeError("text_hashes: padded texts are not of one width")
+    words = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[
+        start:start + count * width].view(np.uint64).reshape(count, width // 8)
+    hashes = lengths.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        for column in range(width // 8):
+            folded = (hashes ^ words[:, column]) * _MIX[0]
+            folded ^= folded >> np.uint64(31)
+            folded *= _MIX[1]
+            longer = lengths > 8 * column
+            hashes = folded if longer.all() else np.where(longer, folded, hashes)
+        hashes ^= hashes >> np.uint64(29)
+        hashes *= _MIX[2]
+        hashes ^= hashes >> np.uint64(32)
+    return hashes
+
+
+def key_hashes(rows: pd.DataFrame, key: tuple[str, ...]) -> np.ndarray:
+    """A 64-bit hash of each row's key (its columns' text hashes folded together), with
+    the same guarantee as :func:`text_hashes`: all distinct, the keys are."""
+    hashes = text_hashes(rows[key[0]])
+    with np.errstate(over="ignore"):
+        for column in key[1:]:
+            hashes = (hashes * _MIX[0]) ^ text_hashes(rows[column])
+            hashes ^= hashes >> np.uint64(31)
+            hashes *= _MIX[1]
+    return hashes
+
+
+def all_distinct(hashes: np.ndarray) -> bool:
+    """No hash twice (sorting 64-bit integers: a fraction of hashing the texts again)."""
+    ordered = np.sort(hashes)
+    return not bool((ordered[1:] == ordered[:-1]).any())
+
+
 def encoded(rows: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     """``columns`` of ``rows`` (those present) as categoricals with sorted categories:
     sorting and grouping by them then follow the text, as before they were encoded."""
