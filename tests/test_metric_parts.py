@@ -19,10 +19,12 @@ from yuebao.config import config_from_dict
 from yuebao.months import Month
 from yuebao.tasks.ingest import ingest
 from yuebao.tasks.metrics import (
+    _shifted,
     build_scope,
     community_codes,
     data_quality,
     month_documents,
+    month_metrics,
     month_partials,
 )
 from yuebao.tasks.metrics.parts import combine, split
@@ -120,3 +122,37 @@ def test_parts_are_of_about_equal_size(sample):
     assert sizes.sum() == total
     assert sizes.min() > total / 4
     assert not set(pieces[0].tickets["community"]) & set(pieces[1].tickets["community"])
+
+
+def test_trend_months_keep_scalars_only_and_the_months_shown_keep_everything(sample):
+    """Of the 13 months a run computes, only the month, the one before and the same
+    month last year need their fee groups and ageing; the other ten keep their scalar
+    KPIs for the trend. The three shown must be exactly what computing each month on
+    its own gives, groups included."""
+    tables, config = sample
+    month = Month(2025, 9)
+    scope = build_scope(config, month, [c.id for c in config.communities])
+    partials = month_partials(tables.tickets, tables.bills, tables.payments, scope,
+                              tables.available)
+    full = {month, Month(2025, 8), Month(2024, 9)}
+    assert {m for m, p in partials.items() if p.detailed} == full
+    assert all(len(partials[m].fees.groups["building"]["label"]) == 0
+               for m in partials if m not in full)
+    communities = [c.id for c in config.communities]
+    targets = {s: config.targets_for(s if s in communities else None) for s in scope.scopes}
+    result = month_documents(tables.tickets, tables.bills, tables.payments, scope,
+                             tables.available, targets,
+                             data_quality(tables, scope, communities))
+    for shown, blocks in ((month, {s: {"tickets": d["tickets"], "fees": d["fees"]}
+                                   for s, d in result.documents.items()}),
+                          (Month(2025, 8), result.previous), (Month(2024, 9), result.last_year)):
+        alone = month_metrics(tables.tickets, tables.bills, tables.payments,
+                              _shifted(scope, shown), tables.available)
+        assert blocks == alone, shown
+        assert alone["_portfolio"]["fees"]["by_building"]  # groups there to compare
+    # The trend's values are those of each month on its own.
+    trend = result.documents["_portfolio"]["trend"]["fees.collection_rate_month"]
+    for name, value in zip(trend["months"], trend["values"], strict=True):
+        alone = month_metrics(tables.tickets, tables.bills, tables.payments,
+                              _shifted(scope, Month.parse(name)), tables.available)
+        assert value == alone["_portfolio"]["fees"]["collection_rate_month"], name

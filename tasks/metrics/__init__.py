@@ -150,12 +150,16 @@ def trend(months: list[Month], values_of: list[dict[str, float | int | None]],
     return result
 
 
-def month_partial(tickets: pd.DataFrame, scope: Scope, prepared: Prepared) -> MonthPartial:
-    """The month's partial figures of the communities in the prepared rows."""
+def month_partial(tickets: pd.DataFrame, scope: Scope, prepared: Prepared,
+                  detailed: bool = True) -> MonthPartial:
+    """The month's partial figures of the communities in the prepared rows (without
+    ``detailed``, for its scalar KPIs only: see :class:`MonthPartial`)."""
     return MonthPartial(
         tickets=(ticket_partial(tickets, scope, prepared.tickets)
                  if prepared.tickets is not None else None),
-        fees=fee_partial(prepared.fees, scope) if prepared.fees is not None else None)
+        fees=(fee_partial(prepared.fees, scope, detailed)
+              if prepared.fees is not None else None),
+        detailed=detailed)
 
 
 def month_blocks(partial: MonthPartial, scope: Scope, available: frozenset[str]
@@ -168,7 +172,8 @@ def month_blocks(partial: MonthPartial, scope: Scope, available: frozenset[str]
     measured = {name.split(".", 1)[1] for name in available if name.startswith("tickets.")}
     ticket_blocks_of = (ticket_blocks(partial.tickets, scope, measured)
                         if partial.tickets is not None else {})
-    fee_blocks_of = (fee_blocks(partial.fees, scope, cash_only="bills" not in available)
+    fee_blocks_of = (fee_blocks(partial.fees, scope, cash_only="bills" not in available,
+                                detailed=partial.detailed)
                      if partial.fees is not None else {})
     return {s: {"tickets": ticket_blocks_of.get(s), "fees": fee_blocks_of.get(s)}
             for s in scope.scopes}
@@ -193,6 +198,13 @@ def months_needed(month: Month) -> list[Month]:
     return [month.shift(k) for k in range(-TREND_MONTHS + 1, 1)] + [month.shift(-12)]
 
 
+def months_in_full(month: Month) -> frozenset[Month]:
+    """The months of :func:`months_needed` whose blocks are kept whole: the month, the
+    one before and the same month last year, which the draft compares with; of the
+    others the trend keeps the scalar KPIs only."""
+    return frozenset({month, month.shift(-1), month.shift(-12)})
+
+
 def month_partials(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.DataFrame,
                    scope: Scope, available: frozenset[str],
                    names: list[str] | None = None) -> dict[Month, MonthPartial]:
@@ -202,7 +214,8 @@ def month_partials(tickets: pd.DataFrame, bills: pd.DataFrame, payments: pd.Data
     (:mod:`.parts`); by default, those of these rows.
     """
     prepared = prepare(tickets, bills, payments, scope, available, names)
-    return {month: month_partial(tickets, _shifted(scope, month), prepared)
+    full = months_in_full(scope.month)
+    return {month: month_partial(tickets, _shifted(scope, month), prepared, month in full)
             for month in months_needed(scope.month)}
 
 

@@ -384,8 +384,16 @@ def combine_fees(parts: list[FeePartial]) -> FeePartial:
                       groups=_joined([p.groups for p in parts]))
 
 
-def fee_partial(rows: FeeRows, scope: Scope) -> FeePartial:
-    """The month's fee figures of the communities in ``rows`` (see :class:`FeePartial`)."""
+def _no_groups() -> dict[str, np.ndarray]:
+    """The group rows of a month not shown in full: none."""
+    none = np.zeros(0, dtype=np.int64)
+    return {"community": none, "label": np.zeros(0, dtype=object),
+            **{name: none for name in _FIGURES}}
+
+
+def fee_partial(rows: FeeRows, scope: Scope, detailed: bool = True) -> FeePartial:
+    """The month's fee figures of the communities in ``rows`` (see :class:`FeePartial`);
+    without ``detailed``, its scalar KPIs only (no group rows, no ageing)."""
     month, tz = scope.month, scope.timezone
     start, end = _instant(month.start(tz)), _instant(month.end(tz))
     next_first = np.datetime64(month.shift(1).first_day, "us")
@@ -399,19 +407,27 @@ def fee_partial(rows: FeeRows, scope: Scope) -> FeePartial:
                               rows.size),
         **{f"households_{name}": values for name, values in _households(rows, m).items()},
     }
+    if not detailed:
+        return FeePartial(rows.names, sums, np.zeros((rows.size, len(AGING_BUCKETS)), np.int64),
+                          {column: _no_groups() for column in ("fee_item", "building")})
     return FeePartial(rows.names, sums, _aging(rows, m, next_first),
                       {column: _group_rows(rows, m, column) for column in ("fee_item", "building")})
 
 
-def fee_blocks(part: FeePartial, scope: Scope, *, cash_only: bool = False) -> dict[str, dict]:
+def fee_blocks(part: FeePartial, scope: Scope, *, cash_only: bool = False,
+               detailed: bool = True) -> dict[str, dict]:
     """The ``fees`` block of metrics.json for every scope, from the month's partial.
 
     ``cash_only``: there is no bills export, so every figure but CASH_KPIS is null
     (not 0, which would read as "nothing owed"), and the groups are empty.
+    Without ``detailed`` (a partial made so), the groups are left empty too.
     """
     names = part.names
-    by_fee_item = _group_fees(part.groups["fee_item"], names, "fee_item", scope.scopes)
-    by_building = _group_fees(part.groups["building"], names, "building", scope.scopes)
+    empty: dict[str, dict] = {s: {} for s in scope.scopes}
+    by_fee_item = (_group_fees(part.groups["fee_item"], names, "fee_item", scope.scopes)
+                   if detailed else empty)
+    by_building = (_group_fees(part.groups["building"], names, "building", scope.scopes)
+                   if detailed else empty)
 
     def at(values: np.ndarray, s: str) -> int:
         return int(values.sum(axis=0) if s == PORTFOLIO else values[names.index(s)])

@@ -22,10 +22,15 @@ from yuebao.tasks.metrics.tickets import TicketPartial, combine_tickets
 
 @dataclass(frozen=True)
 class MonthPartial:
-    """One month's partial figures of one part; None where the table is not exported."""
+    """One month's partial figures of one part; None where the table is not exported.
+
+    ``detailed``: with the rows of the fee groups and the ageing, which only the
+    months shown in full need (a trend month keeps its scalar KPIs only).
+    """
 
     tickets: TicketPartial | None
     fees: FeePartial | None
+    detailed: bool = True
 
 
 def combine(parts: list[dict[Month, MonthPartial]]) -> dict[Month, MonthPartial]:
@@ -37,7 +42,8 @@ def combine(parts: list[dict[Month, MonthPartial]]) -> dict[Month, MonthPartial]
         tickets=(combine_tickets([p[month].tickets for p in parts])  # type: ignore[misc]
                  if first[month].tickets is not None else None),
         fees=(combine_fees([p[month].fees for p in parts])  # type: ignore[misc]
-              if first[month].fees is not None else None))
+              if first[month].fees is not None else None),
+        detailed=first[month].detailed)
         for month in first}
 
 
