@@ -118,10 +118,11 @@ def _taken(column: pd.Series, position: pa.Array, index: pd.Index) -> pd.Series:
 
 
 def _link_quarantine(checked: list[Checked], rows: pd.DataFrame,
-                     code: np.ndarray) -> list[pd.DataFrame]:
+                     code: np.ndarray) -> list[pd.DataFrame | None]:
     """Per file, the quarantine records of payments that failed their bill link."""
     failed = rows.loc[code > 0, ["_source", "_row"]].assign(code=_LINK_CODES[code[code > 0]])
-    frames, missing = [], []
+    frames: list[pd.DataFrame | None] = []
+    missing: list[int] = []
     for number, entry in enumerate(checked):
         mine = failed[failed["_source"].to_numpy() == number]
         if mine.empty:

@@ -10,6 +10,8 @@ separators. Either way every result is vectorized over the column.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -329,7 +331,7 @@ def parse_money(text: pd.Series, *,
     return amounts, bad, bad & ambiguous.astype(bool)
 
 
-def map_labels(text: pd.Series, labels: dict[str, object], *, strict: bool) -> pd.Series:
+def map_labels(text: pd.Series, labels: Mapping[str, object], *, strict: bool) -> pd.Series:
     """Labels of a system (``紧急``, ``已取消``) as canonical values; others unchanged."""
     if strict or not labels:
         return text
