@@ -43,7 +43,7 @@ from yuebao.tasks.deliver import deliver_task as _deliver_task
 from yuebao.tasks.draft import draft_task as _draft_task
 from yuebao.tasks.draft.records import last_reviews_task
 from yuebao.tasks.fetch import fetch_task as _fetch_task
-from yuebao.tasks.ingest import Ingested
+from yuebao.tasks.ingest import Ingested, prune_cache_task
 from yuebao.tasks.ingest import ingest_task as _ingest_task
 from yuebao.tasks.metrics import coverage_task as _coverage_task
 from yuebao.tasks.metrics import history_task as _history_task
@@ -84,9 +84,12 @@ draft_task = _draft_task.with_options(retries=0)
 
 def read_exports(config: Config, workers: Workers) -> Ingested:
     """The exports pulled from where they live, then read into the canonical tables,
-    the files at once when there is more than one worker."""
-    return ingest_task(config, fetch_task(config).exports,
-                       workers if workers.count > 1 else None)
+    the files at once when there is more than one worker; then the cache's entries no
+    run has used for a while removed."""
+    ingested = ingest_task(config, fetch_task(config).exports,
+                           workers if workers.count > 1 else None)
+    prune_cache_task(config)
+    return ingested
 
 
 def report_month(month: str | None, timezone: str) -> Month:

@@ -5,9 +5,11 @@ misses; a damaged entry is rebuilt; two processes can fill it at once."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
+from filelock import FileLock
 
 from yuebao.tasks.ingest import Cache, ingest
 
@@ -284,9 +286,15 @@ def test_a_warm_run_writes_the_figures_and_quarantine_of_a_cold_run(tmp_path, pr
     for path in month_dir.rglob("*.json"):
         path.unlink()
     (month_dir / "quarantine.csv").unlink()
+    # An entry of an export replaced long ago: the run removes it (cache_keep_days, 90).
+    stale = cache / "v1" / "zz" / ("zz" + "0" * 30)
+    stale.mkdir(parents=True)
+    (stale / "rows.parquet").write_bytes(b"rows of an old export")
+    os.utime(stale, (time.time() - 100 * 86400,) * 2)
 
     assert main(command) == 0
     warm = _outputs(month_dir)
+    assert not stale.exists()
     assert {m: m.stat().st_mtime_ns for m in sorted(cache.rglob("manifest.json"))} == filled
     # metrics.json of two communities and the portfolio, data_quality.json, quarantine.csv
     assert sorted(cold) == sorted(warm) and len(cold) == 3 + 2
@@ -294,3 +302,38 @@ def test_a_warm_run_writes_the_figures_and_quarantine_of_a_cold_run(tmp_path, pr
         assert warm[name] == cold[name], name
     quarantined = pd.read_csv(month_dir / "quarantine.csv", dtype=str, encoding="utf-8-sig")
     assert len(quarantined) > 0  # the sample's defects
+
+
+def test_entries_unused_for_the_kept_days_are_pruned_and_the_rest_stay(tmp_path):
+    """A month's run reads last month's entries again (they stay); an export replaced
+    since leaves an entry nobody reads, removed once unused for ``cache_keep_days``.
+    A half-written entry ages the same way; one another process holds is left."""
+    _write(tmp_path)
+    cache = Cache(tmp_path / "cache")
+    _run(tmp_path, cache)
+    entries = sorted((tmp_path / "cache" / "v1").glob("*/*"))
+    assert len([e for e in entries if e.is_dir()]) == 3
+    (tmp_path / "bills.csv").write_text(BILLS + "B9,a,1,103,物业费,2025-09,2025-09-01,50\n")
+    old = time.time() - 100 * 86400
+    for entry in (tmp_path / "cache" / "v1").glob("*/*"):
+        if entry.is_dir():
+            os.utime(entry, (old, old))
+    half = tmp_path / "cache" / "v1" / "zz" / ("zz" + "0" * 30)
+    half.mkdir(parents=True)
+    (half / "rows.parquet").write_bytes(b"partial")
+    os.utime(half, (old, old))
+    held = tmp_path / "cache" / "v1" / "yy" / ("yy" + "0" * 30)
+    held.mkdir(parents=True)
+    os.utime(held, (old, old))
+    warm = _run(tmp_path, cache)  # tickets and payments read again: used today
+    with FileLock(str(held) + ".lock"):
+        pruned = cache.prune(90)
+    assert pruned.entries == 2  # the replaced bills file's entry and the half-written one
+    assert pruned.bytes > 0
+    left = {e.name for e in (tmp_path / "cache" / "v1").glob("*/*") if e.is_dir()}
+    assert half.name not in left and held.name in left
+    assert len(left) == 4  # tickets, payments, the new bills, the held one
+    again = Cache(tmp_path / "cache")
+    _same(warm, _run(tmp_path, again))
+    assert (again.hits, again.misses) == (3, 0)
+    assert cache.prune(90).entries == 1  # the held one, now free

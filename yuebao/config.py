@@ -185,6 +185,8 @@ class Config(_Strict):
     # Each export file's own checks, kept once (docs/configuration.md, "The cache").
     cache: bool = True
     cache_dir: Path = Path(".yuebao-cache")
+    # Entries no run has used for this many days are removed after a run; 0 keeps them.
+    cache_keep_days: int = Field(default=90, ge=0)
     hotspot_min: int = Field(default=3, ge=1)
     # How long a run waits for another run of the same month to finish before failing.
     lock_wait_seconds: float = Field(default=600, ge=0)

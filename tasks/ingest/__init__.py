@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from yuebao.config import Config
@@ -27,7 +27,7 @@ from yuebao.memory import keep_freed_memory
 from yuebao.profile import ROW_ID, Profile, load_profile
 from yuebao.runners import Workers
 from yuebao.schema import TABLES
-from yuebao.tasks.ingest.cache import Cache, Key, cache_folder
+from yuebao.tasks.ingest.cache import Cache, Key, Pruned, cache_folder
 from yuebao.tasks.ingest.combine import MissingRecords, combine
 from yuebao.tasks.ingest.read import (
     Export,
@@ -51,7 +51,7 @@ from yuebao.tasks.ingest.validate import (
 MEASURED = ("first_response_at", "satisfaction", "reopened")
 
 __all__ = ["Cache", "Export", "Ingested", "config_cache", "find_exports", "ingest",
-           "ingest_task"]
+           "ingest_task", "prune_cache_task"]
 
 
 @dataclass
@@ -308,3 +308,18 @@ def ingest_task(config: Config, fetched: Mapping[str, list[Export]] | None = Non
     return ingest(sources, config.base_dir, config.timezone, config.sources.profile,
                   cache=config_cache(config),
                   checks=on_runner(workers.runner) if workers is not None else one_by_one)
+
+
+@task(name="prune-cache", cache_policy=NO_CACHE, retries=0)
+def prune_cache_task(config: Config) -> Pruned | None:
+    """Prefect task: the cache's entries no run has used for ``cache_keep_days`` removed
+    (none when the cache is off or the setting is 0). An entry it cannot remove is left
+    for the next run: the housekeeping never fails a month."""
+    cache = config_cache(config)
+    if cache is None or not config.cache_keep_days:
+        return None
+    pruned = cache.prune(config.cache_keep_days)
+    if pruned.entries:
+        get_run_logger().info("Cache: %d entries unused for %d days removed (%.1f MB)",
+                              pruned.entries, config.cache_keep_days, pruned.bytes / 2**20)
+    return pruned

@@ -29,6 +29,8 @@ import functools
 import io
 import json
 import os
+import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,7 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from yuebao.profile import Profile
 from yuebao.tasks.ingest.validate import Checked
@@ -111,6 +113,14 @@ def _parse_timestamp(value: str | None) -> pd.Timestamp | None:
     return None if value is None else pd.Timestamp(value)
 
 
+@dataclass(frozen=True)
+class Pruned:
+    """What :meth:`Cache.prune` removed."""
+
+    entries: int
+    bytes: int
+
+
 class Cache:
     """A folder of entries, one per (file content, key, code version)."""
 
@@ -153,6 +163,8 @@ class Cache:
                     return None
         except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
             return None
+        with contextlib.suppress(OSError):  # when it was last used (the folder's time)
+            os.utime(entry)
         return Checked(
             table=manifest["table"], read=manifest["read"], columns=manifest["columns"],
             rows=frames["rows"], quarantine=frames["quarantine"],
@@ -186,6 +198,31 @@ class Cache:
                     "parts": parts}
         _write(entry / "manifest.json",
                json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+
+
+    def prune(self, unused_days: float, now: float | None = None) -> Pruned:
+        """Remove the entries no run has used for ``unused_days`` days.
+
+        They belong to exports since replaced: a system that exports its whole
+        history anew every month leaves one entry per file and month, and a cache
+        left alone would fill the disk. An entry is used when it is filled or read:
+        its folder's modification time (a fill that never finished ages the same
+        way). An entry another process holds is left for the next time.
+        """
+        cutoff = (time.time() if now is None else now) - unused_days * 86400
+        removed = freed = 0
+        for entry in sorted((self.folder / "v1").glob("*/*")):
+            try:
+                if not entry.is_dir() or entry.stat().st_mtime >= cutoff:
+                    continue
+                with FileLock(str(entry) + ".lock", timeout=0):
+                    size = sum(p.stat().st_size for p in entry.rglob("*") if p.is_file())
+                    shutil.rmtree(entry)
+            except (Timeout, OSError):
+                continue
+            removed += 1
+            freed += size
+        return Pruned(removed, freed)
 
 
 def _write(path: Path, data: bytes) -> None:
