@@ -153,13 +153,12 @@ def trend(months: list[Month], values_of: list[dict[str, float | int | None]],
 def month_partial(tickets: pd.DataFrame, scope: Scope, prepared: Prepared,
                   detailed: bool = True) -> MonthPartial:
     """The month's partial figures of the communities in the prepared rows (without
-    ``detailed``, for its scalar KPIs only: see :class:`MonthPartial`)."""
+    ``detailed``, for its scalar KPIs only: no fee group rows, no ageing)."""
     return MonthPartial(
         tickets=(ticket_partial(tickets, scope, prepared.tickets)
                  if prepared.tickets is not None else None),
         fees=(fee_partial(prepared.fees, scope, detailed)
-              if prepared.fees is not None else None),
-        detailed=detailed)
+              if prepared.fees is not None else None))
 
 
 def month_blocks(partial: MonthPartial, scope: Scope, available: frozenset[str]
@@ -172,8 +171,7 @@ def month_blocks(partial: MonthPartial, scope: Scope, available: frozenset[str]
     measured = {name.split(".", 1)[1] for name in available if name.startswith("tickets.")}
     ticket_blocks_of = (ticket_blocks(partial.tickets, scope, measured)
                         if partial.tickets is not None else {})
-    fee_blocks_of = (fee_blocks(partial.fees, scope, cash_only="bills" not in available,
-                                detailed=partial.detailed)
+    fee_blocks_of = (fee_blocks(partial.fees, scope, cash_only="bills" not in available)
                      if partial.fees is not None else {})
     return {s: {"tickets": ticket_blocks_of.get(s), "fees": fee_blocks_of.get(s)}
             for s in scope.scopes}

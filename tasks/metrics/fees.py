@@ -414,20 +414,15 @@ def fee_partial(rows: FeeRows, scope: Scope, detailed: bool = True) -> FeePartia
                       {column: _group_rows(rows, m, column) for column in ("fee_item", "building")})
 
 
-def fee_blocks(part: FeePartial, scope: Scope, *, cash_only: bool = False,
-               detailed: bool = True) -> dict[str, dict]:
+def fee_blocks(part: FeePartial, scope: Scope, *, cash_only: bool = False) -> dict[str, dict]:
     """The ``fees`` block of metrics.json for every scope, from the month's partial.
 
     ``cash_only``: there is no bills export, so every figure but CASH_KPIS is null
     (not 0, which would read as "nothing owed"), and the groups are empty.
-    Without ``detailed`` (a partial made so), the groups are left empty too.
     """
     names = part.names
-    empty: dict[str, dict] = {s: {} for s in scope.scopes}
-    by_fee_item = (_group_fees(part.groups["fee_item"], names, "fee_item", scope.scopes)
-                   if detailed else empty)
-    by_building = (_group_fees(part.groups["building"], names, "building", scope.scopes)
-                   if detailed else empty)
+    by_fee_item = _group_fees(part.groups["fee_item"], names, "fee_item", scope.scopes)
+    by_building = _group_fees(part.groups["building"], names, "building", scope.scopes)
 
     def at(values: np.ndarray, s: str) -> int:
         return int(values.sum(axis=0) if s == PORTFOLIO else values[names.index(s)])

@@ -22,15 +22,10 @@ from yuebao.tasks.metrics.tickets import TicketPartial, combine_tickets
 
 @dataclass(frozen=True)
 class MonthPartial:
-    """One month's partial figures of one part; None where the table is not exported.
-
-    ``detailed``: with the rows of the fee groups and the ageing, which only the
-    months shown in full need (a trend month keeps its scalar KPIs only).
-    """
+    """One month's partial figures of one part; None where the table is not exported."""
 
     tickets: TicketPartial | None
     fees: FeePartial | None
-    detailed: bool = True
 
 
 def combine(parts: list[dict[Month, MonthPartial]]) -> dict[Month, MonthPartial]:
@@ -42,8 +37,7 @@ def combine(parts: list[dict[Month, MonthPartial]]) -> dict[Month, MonthPartial]
         tickets=(combine_tickets([p[month].tickets for p in parts])  # type: ignore[misc]
                  if first[month].tickets is not None else None),
         fees=(combine_fees([p[month].fees for p in parts])  # type: ignore[misc]
-              if first[month].fees is not None else None),
-        detailed=first[month].detailed)
+              if first[month].fees is not None else None))
         for month in first}
 
 
