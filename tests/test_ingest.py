@@ -24,8 +24,7 @@ from hypothesis import strategies as st
 from yuebao.errors import UsageError
 from yuebao.memory import keep_freed_memory
 from yuebao.tasks.ingest import ingest
-from yuebao.tasks.ingest.combine import _bill_positions
-from yuebao.tasks.ingest.parse import all_distinct, text_hashes
+from yuebao.tasks.ingest.parse import Lookup, all_distinct, text_hashes
 from yuebao.tasks.ingest.validate import _kept
 
 TZ = "Asia/Shanghai"
@@ -813,13 +812,15 @@ def test_a_bill_link_through_hashes_is_confirmed_by_the_text():
     """A payment's bill id found by its hash counts only if the texts agree (a hash
     shared with another id means no bill has it); bills' hashes that are not all
     distinct prove nothing, and the ids are then looked up as text."""
-    bills = pa.array(["B1", "B2", "B3"], pa.large_string())
+    bills = pd.Series(["B1", "B2", "B3"], dtype="str")
     ids = pd.Series(["B2", "X", "B3", None], dtype="str")
     claimed = np.array([20, 30, 99, 0], dtype=np.uint64)  # X has B3's hash; B3 another
-    found = _bill_positions(ids, claimed, bills, np.array([10, 20, 30], dtype=np.uint64))
+    found = Lookup(bills, np.array([10, 20, 30], dtype=np.uint64)).positions(ids, claimed)
     assert found.to_pylist() == [1, None, None, None]
-    found = _bill_positions(ids, claimed, bills, np.array([10, 10, 30], dtype=np.uint64))
+    found = Lookup(bills, np.array([10, 10, 30], dtype=np.uint64)).positions(ids, claimed)
     assert found.to_pylist() == [1, None, 2, None]
-    real = _bill_positions(ids, text_hashes(ids), bills, text_hashes(pd.Series(bills.to_pylist(),
-                                                                              dtype="str")))
+    assert Lookup(bills, None).positions(ids, claimed).to_pylist() == [1, None, 2, None]
+    real = Lookup(bills, text_hashes(bills)).positions(ids, text_hashes(ids))
     assert real.to_pylist() == [1, None, 2, None]
+    assert Lookup(bills.iloc[:0], text_hashes(bills.iloc[:0])).positions(
+        ids, text_hashes(ids)).to_pylist() == [None] * 4

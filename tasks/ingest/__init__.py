@@ -29,6 +29,7 @@ from yuebao.runners import Workers
 from yuebao.schema import TABLES
 from yuebao.tasks.ingest.cache import Cache, Key, Pruned, cache_folder
 from yuebao.tasks.ingest.combine import MissingRecords, combine
+from yuebao.tasks.ingest.parse import Lookup
 from yuebao.tasks.ingest.read import (
     Export,
     SourceFile,
@@ -132,14 +133,13 @@ class _Files:
                            self.per_bill if table == "bills" else None, bills=self.linked,
                            shown=export.shown)
 
-    def check(self, export: Export, table: str, bills: pd.DataFrame | None,
+    def check(self, export: Export, table: str, bills: Lookup | None,
               derived: bool = False, refresh: bool = False) -> Checked:
         reader = Reader(self.profile, table, self.timezone, self.today)
-        bill_ids = bills["bill_id"] if bills is not None else None
         shown = export.shown
 
         def made() -> Checked:
-            return check_file(table, self._source(export, table, derived), reader, bill_ids,
+            return check_file(table, self._source(export, table, derived), reader, bills,
                               linked=bills is not None)
 
         if self.cache is None:
@@ -215,7 +215,7 @@ def ingest(sources: Mapping[str, Sequence[str | Export]], base_dir: Path, timezo
     # One table at a time, each file's rows let go once it is checked: the text of
     # every export at once would be most of the run's peak memory.
     tables, quarantines, accounts, notes = {}, [], [], []
-    bill_hashes = None
+    bill_lookup = None
     columns: dict[str, list[dict[str, str]]] = {}
     shown: dict[tuple[str, str], dict[str, str]] = {}
     for table in TABLES:
@@ -224,22 +224,22 @@ def ingest(sources: Mapping[str, Sequence[str | Export]], base_dir: Path, timezo
             continue
         bills = tables.get("bills") if table == "payments" and "bills" in found else None
         derived = table == "payments" and per_bill is not None and "bills" in found
-        bill_ids = bills[["bill_id"]] if bills is not None else None
-        checked = checks(partial(files.check, table=table, bills=bill_ids, derived=derived),
+        lookup = bill_lookup if bills is not None else None
+        checked = checks(partial(files.check, table=table, bills=lookup, derived=derived),
                          found[table], table)
         columns[table] = [c.columns for c in checked]
         shown.update({(table, c.shown): c.columns for c in checked})
         try:
-            combined = combine(table, checked, bills, bill_hashes)
+            combined = combine(table, checked, bills, lookup)
         except MissingRecords as missing:  # the bills changed since those files were cached
             for number in missing.files:
-                checked[number] = files.check(found[table][number], table, bills, derived,
+                checked[number] = files.check(found[table][number], table, lookup, derived,
                                               refresh=True)
-            combined = combine(table, checked, bills, bill_hashes)
+            combined = combine(table, checked, bills, lookup)
         del checked
         tables[table] = combined.rows
-        if table == "bills":
-            bill_hashes = combined.key_hashes
+        if table == "bills" and "payments" in found:  # for each payments file and the link
+            bill_lookup = Lookup(combined.rows["bill_id"], combined.key_hashes)
         quarantines.append(combined.quarantine)
         accounts.append(combined.accounts)
         notes += combined.notes

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from yuebao.schema import BILL_KEY
-from yuebao.tasks.ingest.parse import arrow_text, concat_encoded, positions
+from yuebao.tasks.ingest.parse import Lookup, arrow_text, concat_encoded
 from yuebao.tasks.ingest.validate import (
     ACCOUNT_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -48,38 +48,19 @@ class Combined(NamedTuple):
     key_hashes: np.ndarray | None  # of the used rows' keys (parse.key_hashes), in order
 
 
-def _bill_positions(bill_id: pd.Series, id_hashes: np.ndarray | None, bill_ids: pa.Array,
-                    bill_hashes: np.ndarray | None) -> pa.Array:
-    """:func:`positions` of the payments' bill ids among the bills', through the ids'
-    hashes that came with the files when the bills' are all distinct: a lookup of
-    64-bit integers, each match then confirmed by comparing the two texts (a hash
-    found with other text means no bill has that id, the bills' hashes being
-    distinct). Otherwise, by hashing the texts."""
-    if id_hashes is None or bill_hashes is None:
-        return positions(bill_id, bill_ids)
-    index = pd.Index(bill_hashes)
-    if not index.is_unique:
-        return positions(bill_id, bill_ids)
-    at = index.get_indexer(id_hashes)
-    taken = pc.take(bill_ids, pa.array(np.maximum(at, 0)))
-    same = np.asarray(pc.equal(taken, arrow_text(bill_id)).fill_null(False), dtype=bool)
-    same &= at >= 0
-    return pa.array(at, type=pa.int64(), mask=~same)
-
-
 def link_payments(rows: pd.DataFrame, valid_bills: pd.DataFrame,
-                  bill_hashes: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+                  bill_lookup: Lookup | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Each payment tied to one valid bill; and per row its link failure code (0 = none).
 
     ``bill_row`` keeps the tie as found: the row of the bill in ``valid_bills``,
     the bills table of the same ingest, so the fee metrics need not look up
-    millions of bill ids a second time. ``bill_hashes`` are those bills' id hashes.
+    millions of bill ids a second time. ``bill_lookup`` finds those bills' ids.
     """
-    bill_ids = arrow_text(valid_bills["bill_id"])
+    lookup = bill_lookup or Lookup(valid_bills["bill_id"], None)
     bill_id = rows["bill_id"]
     named = bill_id.notna().to_numpy()
-    position = _bill_positions(bill_id, rows["_bill_hash"].to_numpy()
-                               if hashed(rows, "_bill_hash") else None, bill_ids, bill_hashes)
+    position = lookup.positions(bill_id, rows["_bill_hash"].to_numpy()
+                                if hashed(rows, "_bill_hash") else None)
     known = np.asarray(position.is_valid(), dtype=bool)
     code = np.where(named & ~known, 1, 0)
     keyed = ~named
@@ -94,7 +75,7 @@ def link_payments(rows: pd.DataFrame, valid_bills: pd.DataFrame,
         matches = pd.Series(0, index=rows.index)
         matches[keyed] = counts["count"]
         bill_id = bill_id.mask(keyed & matches.eq(1), counts["first"])
-        position = positions(bill_id, bill_ids)
+        position = lookup.positions(bill_id, None)
         code = np.where(keyed & matches.eq(0).to_numpy(), 2,
                         np.where(keyed & matches.gt(1).to_numpy(), 3, code))
     out = rows[["payment_id", "paid_at", "amount"]].copy()
@@ -144,10 +125,10 @@ def _link_quarantine(checked: list[Checked], rows: pd.DataFrame,
 
 
 def combine(table: str, checked: list[Checked], valid_bills: pd.DataFrame | None = None,
-            bill_hashes: np.ndarray | None = None) -> Combined:
+            bill_lookup: Lookup | None = None) -> Combined:
     """One table's used rows, quarantine, per-file accounts and notes, from its files'
     own checks in file order ("read last" is the later file, then the later row).
-    Payments are tied to ``valid_bills``, whose id hashes are ``bill_hashes``."""
+    Payments are tied to ``valid_bills``, whose ids ``bill_lookup`` finds."""
     rows = concat_encoded([c.rows.assign(_source=i) for i, c in enumerate(checked)])
     rows["_order"] = np.arange(len(rows))
     linked = table == "payments" and valid_bills is not None
@@ -155,7 +136,7 @@ def combine(table: str, checked: list[Checked], valid_bills: pd.DataFrame | None
     link_frames: list = [None] * len(checked)
     if linked:
         order = rows["_order"]
-        rows, link_code = link_payments(rows, valid_bills, bill_hashes)
+        rows, link_code = link_payments(rows, valid_bills, bill_lookup)
         rows["_order"] = order
         link_frames = _link_quarantine(checked, rows, link_code)
     valid = link_code == 0

@@ -154,6 +154,35 @@ def positions(values: pd.Series, keys: pd.Series | pa.Array | pa.ChunkedArray) -
     return pc.index_in(compact(values), value_set=compact(keys))
 
 
+class Lookup:
+    """Values found among many distinct keys (the run's bill ids), the table of keys
+    built once: through 64-bit hashes (:func:`text_hashes`) when the keys' came with
+    them and are all distinct, each match then confirmed by comparing the two texts (a
+    hash found with other text means no key has that value, the keys' hashes being
+    distinct); otherwise by hashing the texts (:func:`positions`).
+
+    A run looks the bills up for each new payments file and again for the link: a
+    table of 64-bit integers, built once, costs a fraction of hashing every bill id's
+    text each time (35 M ids: about 8 s once, against 19 s per file).
+    """
+
+    def __init__(self, keys: pd.Series, hashes: np.ndarray | None) -> None:
+        self.keys = arrow_text(keys)
+        index = pd.Index(hashes) if hashes is not None and len(keys) else None
+        self.index = index if index is not None and index.is_unique else None
+
+    def positions(self, values: pd.Series, hashes: np.ndarray | None) -> pa.Array:
+        """The position of each value among the keys (null where it is not one);
+        ``hashes`` are the values' own (:func:`text_hashes`), if they came with them."""
+        if self.index is None or hashes is None:
+            return positions(values, self.keys)
+        at = self.index.get_indexer(hashes)
+        taken = pc.take(self.keys, pa.array(np.maximum(at, 0)))
+        same = np.asarray(pc.equal(taken, arrow_text(values)).fill_null(False), dtype=bool)
+        same &= at >= 0
+        return pa.array(at, type=pa.int64(), mask=~same)
+
+
 def integers(text: pd.Series, readable: pa.Array) -> pd.Series:
     """The cells marked readable (validated digit strings) as exact ``Int64``; others missing."""
     cells = arrow_text(text)

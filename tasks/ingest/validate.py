@@ -29,6 +29,7 @@ from yuebao.schema import (
     TICKET_TYPES,
 )
 from yuebao.tasks.ingest.parse import (
+    Lookup,
     all_distinct,
     arrow_text,
     encoded,
@@ -39,7 +40,6 @@ from yuebao.tasks.ingest.parse import (
     parse_dates,
     parse_money,
     parse_timestamps,
-    positions,
     text_hashes,
 )
 from yuebao.tasks.ingest.read import SourceFile
@@ -452,10 +452,10 @@ def holds(seen: tuple, reader: Reader) -> bool:
 
 
 def check_file(table: str, file: SourceFile, reader: Reader,
-               bill_ids: pd.Series | None = None, linked: bool = True) -> Checked:
+               bill_lookup: Lookup | None = None, linked: bool = True) -> Checked:
     """One file's checks of its own rows (kpis.md, "Validation").
 
-    For payments, ``bill_ids`` (the valid bills so far) only says which rows may
+    For payments, ``bill_lookup`` (finding the valid bills' ids) only says which rows may
     fail their link, so that their quarantine record is kept ready; the link
     itself is made across files.
     """
@@ -483,7 +483,7 @@ def check_file(table: str, file: SourceFile, reader: Reader,
     pending = pd.DataFrame({c: pd.Series(dtype="int64" if c in ("_row", "line") else "str")
                             for c in PENDING_COLUMNS})
     if table == "payments" and linked:
-        pending = _pending(file, rows, bill_ids)
+        pending = _pending(file, rows, bill_lookup)
     return Checked(
         table=table, read=len(raw) + len(file.rejected), columns=file.columns, rows=rows,
         quarantine=_quarantine(file, invalid, reasons), rejected=_rejected(file),
@@ -491,12 +491,13 @@ def check_file(table: str, file: SourceFile, reader: Reader,
         shown=file.shown)
 
 
-def _pending(file: SourceFile, rows: pd.DataFrame, bill_ids: pd.Series | None) -> pd.DataFrame:
+def _pending(file: SourceFile, rows: pd.DataFrame, bills: Lookup | None) -> pd.DataFrame:
     """The quarantine records of valid payments that may fail their bill link: those
     without a bill_id (a key names the bill) and those whose bill is not known yet."""
     maybe = rows["bill_id"].isna().to_numpy().copy()
-    if bill_ids is not None:
-        maybe |= ~np.asarray(positions(rows["bill_id"], bill_ids).is_valid(), dtype=bool)
+    if bills is not None:
+        found = bills.positions(rows["bill_id"], rows["_bill_hash"].to_numpy())
+        maybe |= ~np.asarray(found.is_valid(), dtype=bool)
     at = rows["_row"].to_numpy()[maybe]
     source, raw = source_records(file, at)
     total = total_labels(file.rows, at).reset_index(drop=True)
