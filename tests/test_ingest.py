@@ -824,3 +824,54 @@ def test_a_bill_link_through_hashes_is_confirmed_by_the_text():
     assert real.to_pylist() == [1, None, 2, None]
     assert Lookup(bills.iloc[:0], text_hashes(bills.iloc[:0])).positions(
         ids, text_hashes(ids)).to_pylist() == [None] * 4
+
+
+def test_a_payment_whose_bill_hash_is_found_with_other_text_keeps_its_record(tmp_path):
+    """The records kept ready for payments that may fail their link come from the same
+    lookup: a payment whose bill id hash a bill shares, with other text, is unknown and
+    keeps its record (file, line, raw row) for the quarantine."""
+    from yuebao.profile import load_profile
+    from yuebao.tasks.ingest.read import read_source
+    from yuebao.tasks.ingest.validate import Reader, check_file
+
+    path = tmp_path / "payments.csv"
+    path.write_text("payment_id,bill_id,paid_at,amount\n"
+                    "P1,B1,2025-09-03 10:00:00,100.00\n"
+                    "P2,X9,2025-09-04 10:00:00,50.00\n", "utf-8")
+    profile = load_profile("canonical", tmp_path)
+    source = read_source(path, tmp_path, profile, "payments")
+    reader = Reader(profile, "payments", TZ, date(2025, 10, 1))
+    bills = pd.Series(["B1", "B2"], dtype="str")
+    real = Lookup(bills, text_hashes(bills))
+    assert check_file("payments", source, reader, real).pending["line"].tolist() == [3]
+    # B2 claims X9's hash: found by hash, refused by the text.
+    forged = Lookup(bills, np.r_[text_hashes(bills)[:1], text_hashes(pd.Series(["X9"]))])
+    assert forged.index is not None
+    assert check_file("payments", source, reader, forged).pending["line"].tolist() == [3]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.one_of(st.none(), st.sampled_from(["1-101", "1-102", "2-1", "楼A",
+                                                                 "b", "B", "10", "9"])),
+                         max_size=8), min_size=1, max_size=5))
+def test_categoricals_joined_as_union_categoricals_joins_them(files):
+    """Files' categoricals joined once per distinct set of categories give what
+    ``union_categoricals(sort_categories=True)`` gives: the same sorted categories and
+    codes (missing values stay missing), whether the files share their categories,
+    differ, or one is empty and read back from Parquet with object categories."""
+    from pandas.api.types import union_categoricals
+
+    from yuebao.tasks.ingest.parse import concat_encoded
+
+    frames = [pd.DataFrame({"unit": pd.Series(values, dtype="str").astype("category")})
+              for values in files]
+    frames += [frames[0], pd.DataFrame({"unit": pd.Series([], dtype=object).astype("category")})]
+    joined = concat_encoded(frames)["unit"].array
+    expected = union_categoricals(
+        [f["unit"].cat.rename_categories(pd.Index(f["unit"].cat.categories, dtype="str"))
+         for f in frames], sort_categories=True)
+    assert joined.categories.equals(expected.categories)
+    assert joined.categories.dtype == "str"
+    assert (joined.codes == expected.codes).all()
+    assert [None if pd.isna(v) else v for v in joined] == [
+        v for values in [*files, files[0]] for v in values]

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pandas.api.types import union_categoricals
 
 _STRICT_TIMESTAMP = r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}:\d{2})?"
 _STRICT_WITH_OFFSET = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})"
@@ -123,22 +122,43 @@ def concat_encoded(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Frames one after another, their categorical columns kept categorical.
 
     ``pd.concat`` turns categoricals of different categories into plain objects; these
-    are joined apart (``union_categoricals``: codes recoded onto the sorted union of
-    the categories, no text touched), their categories as text first (an empty
-    column read back from Parquet has them as objects).
+    are joined apart: codes recoded onto the sorted union of the categories, no text
+    touched, as ``union_categoricals(sort_categories=True)`` does. The files of a table
+    mostly share their categories (the same units billed every month), so the union
+    and the recoding are made once per distinct set of categories, not per file: over
+    16 files of 800,000 units each, ``union_categoricals`` took 10 s.
     """
-    def as_text(values: pd.Series) -> pd.Series:
-        text = pd.Index(values.cat.categories, dtype="str")
-        return values if values.cat.categories.dtype == text.dtype else \
-            values.cat.rename_categories(text)
-
     encoded_columns = [c for c, dtype in frames[0].dtypes.items()
                        if isinstance(dtype, pd.CategoricalDtype)]
     joined = pd.concat([f.drop(columns=encoded_columns) for f in frames], ignore_index=True)
     for column in encoded_columns:
-        joined[column] = union_categoricals([as_text(f[column]) for f in frames],
-                                            sort_categories=True)
+        joined[column] = _recoded([f[column].array for f in frames])
     return joined[list(frames[0].columns)]
+
+
+def _recoded(columns: list[pd.Categorical]) -> pd.Categorical:
+    """Categoricals as one, on the sorted union of their categories (as text: an empty
+    column read back from Parquet has them as objects)."""
+    distinct: list[pd.Index] = []
+    which = []
+    for values in columns:
+        categories = pd.Index(values.categories, dtype="str")
+        known = next((i for i, seen in enumerate(distinct) if categories.equals(seen)), None)
+        if known is None:
+            known = len(distinct)
+            distinct.append(categories)
+        which.append(known)
+    every = pa.chunked_array([pa.array(d, type=pa.large_string()) for d in distinct],
+                             type=pa.large_string())
+    union = pd.Index(pd.array(pc.unique(every), dtype="str")).sort_values()
+    # Each set's codes onto the union, in the narrowest integers pandas would keep them
+    # in; the -1 of a missing value stays -1.
+    width = next(t for t in (np.int8, np.int16, np.int32, np.int64)
+                 if len(union) < np.iinfo(t).max)
+    onto = [np.append(union.get_indexer(d), -1).astype(width) for d in distinct]
+    codes = np.concatenate([onto[i][values.codes] for values, i in zip(columns, which,
+                                                                        strict=True)])
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(union), validate=False)
 
 
 def positions(values: pd.Series, keys: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
