@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from yuebao.errors import UsageError
 from yuebao.memory import keep_freed_memory
 from yuebao.tasks.ingest import ingest
-from yuebao.tasks.ingest.parse import Lookup, all_distinct, text_hashes
+from yuebao.tasks.ingest.parse import Lookup, all_distinct, repeated, text_hashes
 from yuebao.tasks.ingest.validate import _kept
 
 TZ = "Asia/Shanghai"
@@ -801,6 +801,13 @@ def test_equal_texts_hash_equal_whatever_the_column_and_distinct_hashes_mean_dis
     assert (alone == mixed).all() and (alone == coded).all()
     if all_distinct(alone):
         assert len(set(texts)) == len(texts)
+
+
+def test_only_rows_whose_hash_repeats_are_compared():
+    hashes = np.array([5, 3, 5, 7, 3, 3, 9], dtype=np.uint64)
+    assert repeated(hashes).tolist() == [True, True, True, False, True, True, False]
+    assert not repeated(np.array([1, 2], dtype=np.uint64)).any()
+    assert not repeated(np.zeros(0, dtype=np.uint64)).any()
 
 
 def test_many_distinct_ids_of_mixed_widths_do_not_collide():

@@ -106,8 +106,16 @@ def key_hashes(rows: pd.DataFrame, key: tuple[str, ...]) -> np.ndarray:
 
 def all_distinct(hashes: np.ndarray) -> bool:
     """No hash twice (sorting 64-bit integers: a fraction of hashing the texts again)."""
+    return not repeated(hashes).any()
+
+
+def repeated(hashes: np.ndarray) -> np.ndarray:
+    """Per hash, whether another one equals it: only those rows' keys can be the same."""
     ordered = np.sort(hashes)
-    return not bool((ordered[1:] == ordered[:-1]).any())
+    again = ordered[1:][ordered[1:] == ordered[:-1]]
+    if not len(again):
+        return np.zeros(len(hashes), dtype=bool)
+    return pd.Index(np.unique(again)).get_indexer(hashes) >= 0
 
 
 def encoded(rows: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:

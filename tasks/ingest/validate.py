@@ -30,7 +30,6 @@ from yuebao.schema import (
 )
 from yuebao.tasks.ingest.parse import (
     Lookup,
-    all_distinct,
     arrow_text,
     encoded,
     fold,
@@ -40,6 +39,7 @@ from yuebao.tasks.ingest.parse import (
     parse_dates,
     parse_money,
     parse_timestamps,
+    repeated,
     text_hashes,
 )
 from yuebao.tasks.ingest.read import SourceFile
@@ -302,15 +302,21 @@ def _losers(parsed: pd.DataFrame, valid_rows: np.ndarray, table: str) -> pd.Seri
     with the latest of its timestamps), so an export taken later, which carries
     more events, supersedes an earlier one whatever the file order.
     """
-    # The usual case, found fast: every key comes hashed with its file's rows
-    # (key_hashes, kept in the cache), and sorting the hashes of millions of keys costs a
-    # fraction of hashing their text again (factorizing 6.9 M bill ids: about 2 s).
-    if hashed(parsed, "_key_hash") and all_distinct(parsed["_key_hash"].to_numpy()[valid_rows]):
-        return pd.Series(False, index=parsed.index)
+    # Every key usually comes hashed with its file's rows (key_hashes, kept in the
+    # cache): sorting the hashes of millions of keys costs a fraction of hashing their
+    # text again (factorizing 6.9 M bill ids: about 2 s), and only rows whose hash
+    # repeats can share a key: those alone are compared by their text.
     key = list(KEYS[table])
     times = list(TICKET_TIMES) if table == "tickets" else []
     wanted = [*key, *times, "_order"]
-    valid = parsed[wanted] if valid_rows.all() else parsed.loc[valid_rows, wanted]
+    if hashed(parsed, "_key_hash"):
+        rows = np.flatnonzero(valid_rows)
+        rows = rows[repeated(parsed["_key_hash"].to_numpy()[rows])]
+        if not len(rows):
+            return pd.Series(False, index=parsed.index)
+        valid = parsed.iloc[rows][wanted]
+    else:
+        valid = parsed[wanted] if valid_rows.all() else parsed.loc[valid_rows, wanted]
     order = valid[["_order"]].copy()
     sort_by = ["_order"]
     if table == "tickets":
