@@ -337,3 +337,36 @@ def test_entries_unused_for_the_kept_days_are_pruned_and_the_rest_stay(tmp_path)
     _same(warm, _run(tmp_path, again))
     assert (again.hits, again.misses) == (3, 0)
     assert cache.prune(90).entries == 1  # the held one, now free
+
+
+def test_an_entry_read_back_as_pandas_would_read_it(tmp_path):
+    """Dictionary columns are made categorical by the cache itself: batches sharing one
+    dictionary, batches of different dictionaries, missing values, a table of dictionary
+    columns only and an empty one all read back as ``to_pandas`` reads them."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from yuebao.tasks.ingest.cache import _frame
+
+    def back(frame: pd.DataFrame, **options) -> pa.Table:
+        buffer = io.BytesIO()
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer, **options)
+        return pq.read_table(pa.BufferReader(buffer.getvalue()))
+
+    units = pd.Series(["1-101", None, "1-102", "2-1"] * 50, dtype="str").astype("category")
+    frame = pd.DataFrame({"bill_id": [f"B{i}" for i in range(200)], "unit": units,
+                          "amount_due": pd.array(range(200), dtype="Int64")})
+    one_dictionary = back(frame, row_group_size=20)  # ten batches, one dictionary
+    assert one_dictionary.column("unit").num_chunks > 1
+    two = pa.concat_tables([back(frame.iloc[:100]), back(frame.iloc[100:].assign(
+        unit=pd.Series(["9-9"] * 100, dtype="str").astype("category")))])
+    for table in (one_dictionary, two, back(frame[["unit"]]), back(frame.iloc[:0])):
+        expected = table.to_pandas()
+        got = _frame(table)
+        if len(table):
+            pd.testing.assert_frame_equal(got, expected, check_exact=True)
+        assert list(got.columns) == list(expected.columns) and len(got) == len(expected)
+    assert _frame(two)["unit"].cat.categories.tolist() == ["1-101", "1-102", "2-1", "9-9"]
+    assert _frame(back(frame.iloc[:0]))["unit"].cat.categories.dtype == "str"
