@@ -174,6 +174,8 @@ def report(results: list[dict]) -> str:
                     label += " + calamine"
                 if f.get("skipped_files"):
                     label += f" ({f['skipped_files']} files left out)"
+                if f.get("as_text"):
+                    label += f" ({f['as_text']} read as text)"
                 rows.append([*cells, label, _seconds(f), "", "", f"{f['seconds']:.2f}",
                              f"{f['cpu_seconds']:.2f}", mb(f["peak_kib"]), ""])
                 continue
