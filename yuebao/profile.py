@@ -132,13 +132,13 @@ def _check(profile: Profile, shown: str) -> Profile:
                 raise UsageError(f"{shown}: {table}.values.{name}: {name!r} is not a label "
                                  f"field, so its cells are not mapped (label fields: {takes})")
             kind = _LABEL_KINDS.get(name)
-            wrong = [v for v in labels.values() if kind and not kind[0](v)]
-            if wrong:
+            wrong = [v for v in labels.values() if not kind[0](v)] if kind else []
+            if kind and wrong:
                 raise UsageError(f"{shown}: {table}.values.{name}: {wrong[0]!r} is not "
                                  f"{kind[1]}")
             codes = _ENUMS.get(name)
-            bad = [v for v in labels.values() if codes and v not in codes]
-            if bad:
+            bad = [v for v in labels.values() if v not in codes] if codes else []
+            if codes and bad:
                 raise UsageError(f"{shown}: {table}.values.{name}: {bad[0]!r} is not one of "
                                  f"{', '.join(codes)}")
         unknown = [c for c in mapping.category_keywords if c not in TICKET_CATEGORIES]

@@ -215,7 +215,7 @@ def ingest(sources: Mapping[str, Sequence[str | Export]], base_dir: Path, timezo
     # One table at a time, each file's rows let go once it is checked: the text of
     # every export at once would be most of the run's peak memory.
     tables, quarantines, accounts, notes = {}, [], [], []
-    bill_lookup = None
+    bill_lookup: Lookup | None = None
     columns: dict[str, list[dict[str, str]]] = {}
     shown: dict[tuple[str, str], dict[str, str]] = {}
     for table in TABLES:

@@ -165,11 +165,11 @@ def _record_lines(source: Path | bytes, header_row: int, rows: int) -> np.ndarra
     if isinstance(source, Path):
         with source.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as m:
             mapped = np.frombuffer(m, dtype=np.uint8)
-            breaks = sum(int(np.count_nonzero(mapped[at:at + _CHUNK] == ord("\n")))
-                         for at in range(0, len(mapped), _CHUNK))
+            newlines = sum(int(np.count_nonzero(mapped[at:at + _CHUNK] == ord("\n")))
+                           for at in range(0, len(mapped), _CHUNK))
             unended = bool(len(mapped)) and mapped[-1] != ord("\n")
             del mapped  # the map cannot close while an array still views it
-        if breaks + unended == header_row + rows:
+        if newlines + unended == header_row + rows:
             return plain
         source = source.read_bytes()
     text = np.frombuffer(source, dtype=np.uint8)
