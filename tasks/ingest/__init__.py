@@ -224,18 +224,18 @@ def ingest(sources: Mapping[str, Sequence[str | Export]], base_dir: Path, timezo
             continue
         bills = tables.get("bills") if table == "payments" and "bills" in found else None
         derived = table == "payments" and per_bill is not None and "bills" in found
-        lookup = bill_lookup if bills is not None else None
-        checked = checks(partial(files.check, table=table, bills=lookup, derived=derived),
+        # Only payments look bills up: the lookup is made from the bills table, before them.
+        checked = checks(partial(files.check, table=table, bills=bill_lookup, derived=derived),
                          found[table], table)
         columns[table] = [c.columns for c in checked]
         shown.update({(table, c.shown): c.columns for c in checked})
         try:
-            combined = combine(table, checked, bills, lookup)
+            combined = combine(table, checked, bills, bill_lookup)
         except MissingRecords as missing:  # the bills changed since those files were cached
             for number in missing.files:
-                checked[number] = files.check(found[table][number], table, lookup, derived,
-                                              refresh=True)
-            combined = combine(table, checked, bills, lookup)
+                checked[number] = files.check(found[table][number], table, bill_lookup,
+                                              derived, refresh=True)
+            combined = combine(table, checked, bills, bill_lookup)
         del checked
         tables[table] = combined.rows
         if table == "bills" and "payments" in found:  # for each payments file and the link

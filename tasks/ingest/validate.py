@@ -497,12 +497,13 @@ def check_file(table: str, file: SourceFile, reader: Reader,
         shown=file.shown)
 
 
-def _pending(file: SourceFile, rows: pd.DataFrame, bills: Lookup | None) -> pd.DataFrame:
+def _pending(file: SourceFile, rows: pd.DataFrame,
+             bill_lookup: Lookup | None) -> pd.DataFrame:
     """The quarantine records of valid payments that may fail their bill link: those
     without a bill_id (a key names the bill) and those whose bill is not known yet."""
     maybe = rows["bill_id"].isna().to_numpy().copy()
-    if bills is not None:
-        found = bills.positions(rows["bill_id"], rows["_bill_hash"].to_numpy())
+    if bill_lookup is not None:
+        found = bill_lookup.positions(rows["bill_id"], rows["_bill_hash"].to_numpy())
         maybe |= ~np.asarray(found.is_valid(), dtype=bool)
     at = rows["_row"].to_numpy()[maybe]
     source, raw = source_records(file, at)
