@@ -158,6 +158,26 @@ def test_a_damaged_entry_is_rebuilt(tmp_path):
     assert again.misses == 2 and again.hits == 1
 
 
+def test_what_a_crash_leaves_of_an_unsynced_entry_is_a_miss(tmp_path):
+    """Entries are renamed into place but not synced to disk: after a crash a part may
+    be empty or short, or the manifest cut off, and each such entry is rebuilt."""
+    _write(tmp_path)
+    cold = _run(tmp_path, Cache(tmp_path / "cache"))
+    entries = sorted(m.parent for m in (tmp_path / "cache").rglob("manifest.json"))
+    assert len(entries) == 3
+    (entries[0] / "rows.parquet").write_bytes(b"")
+    quarantine = entries[1] / "quarantine.parquet"
+    quarantine.write_bytes(quarantine.read_bytes()[:-8])
+    manifest = entries[2] / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes()[: manifest.stat().st_size // 2])
+    again = Cache(tmp_path / "cache")
+    _same(cold, _run(tmp_path, again))
+    assert again.misses == 3 and again.hits == 0
+    third = Cache(tmp_path / "cache")
+    _same(cold, _run(tmp_path, third))
+    assert third.hits == 3
+
+
 def _profile(folder: Path, extra: str = "") -> str:
     """A profile file: the canonical one under the same name, not strict (so that its
     labels are mapped), with ``extra`` added."""
@@ -348,11 +368,15 @@ def test_an_entry_read_back_as_pandas_would_read_it(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from yuebao.tasks.ingest.cache import _frame
+    from yuebao.tasks.ingest.cache import _frame, _parquet
 
-    def back(frame: pd.DataFrame, **options) -> pa.Table:
+    def back(frame: pd.DataFrame, cached: bool = False, **options) -> pa.Table:
         buffer = io.BytesIO()
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer, **options)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if cached:  # as the cache writes it: LZ4, dictionaries only where they were
+            _parquet(table, buffer)
+        else:
+            pq.write_table(table, buffer, **options)
         return pq.read_table(pa.BufferReader(buffer.getvalue()))
 
     units = pd.Series(["1-101", None, "1-102", "2-1"] * 50, dtype="str").astype("category")
@@ -362,7 +386,11 @@ def test_an_entry_read_back_as_pandas_would_read_it(tmp_path):
     assert one_dictionary.column("unit").num_chunks > 1
     two = pa.concat_tables([back(frame.iloc[:100]), back(frame.iloc[100:].assign(
         unit=pd.Series(["9-9"] * 100, dtype="str").astype("category")))])
-    for table in (one_dictionary, two, back(frame[["unit"]]), back(frame.iloc[:0])):
+    cached = back(frame, cached=True)
+    assert pa.types.is_dictionary(cached.schema.field("unit").type)
+    assert cached.schema.field("bill_id").type in (pa.string(), pa.large_string())
+    for table in (one_dictionary, two, back(frame[["unit"]]), back(frame.iloc[:0]), cached,
+                  back(frame[["bill_id"]], cached=True)):
         expected = table.to_pandas()
         got = _frame(table)
         if len(table):

@@ -189,7 +189,7 @@ class Cache:
         for part in _PARTS:
             frame: pd.DataFrame = getattr(checked, part)
             buffer = io.BytesIO()
-            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer)
+            _parquet(pa.Table.from_pandas(frame, preserve_index=False), buffer)
             data = buffer.getvalue()
             _write(entry / f"{part}.parquet", data)
             parts[part] = {"rows": len(frame), "bytes": len(data),
@@ -253,14 +253,32 @@ def _frame(table: pa.Table) -> pd.DataFrame:
     return frame[table.column_names]
 
 
+def _parquet(table: pa.Table, buffer: io.BytesIO) -> None:
+    """``table`` as Parquet, written for a cache that is read back whole, soon.
+
+    Only the dictionary columns (community, fee item, building...) are
+    dictionary-encoded: on ids, Parquet tries a dictionary and falls back for each
+    page. No column statistics, since no reader filters on them; LZ4, which reads
+    back faster than the default Snappy. A fifth of the operator shape: every
+    entry written in 2.9 s instead of 6.0, read in 1.0 s instead of 1.2.
+    """
+    coded = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+    pq.write_table(table, buffer, compression="lz4", use_dictionary=coded or False,
+                   write_statistics=False)
+
+
 def _write(path: Path, data: bytes) -> None:
-    """``data`` as ``path``, atomically: a temporary file beside it, synced, then renamed."""
+    """``data`` as ``path``, atomically: a temporary file beside it, then renamed.
+
+    Not synced to disk: a file a crash leaves short or empty no longer matches
+    the size and xxhash its manifest lists, so the entry is a miss and rebuilt
+    (an entry is a cache, never the only copy); the sync cost 1.7 s of a cold run
+    at a fifth of the operator shape.
+    """
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with temporary.open("wb") as file:
             file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
         os.replace(temporary, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

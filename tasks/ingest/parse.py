@@ -374,10 +374,8 @@ def parse_money(text: pd.Series, *,
     decimal comma, or a mistyped thousands separator): that one is *ambiguous*.
     """
     source = text
-    carry = None
-    if strict:
-        ambiguous = text.str.contains(_AMBIGUOUS_MONEY, regex=True).fillna(False)
-    else:
+    carry = ambiguous = None
+    if not strict:
         folded = fold(text)
         negative = folded.str.fullmatch(r"\(.*\)").fillna(False)
         folded = folded.str.replace(r"[¥￥$元\s()]|RMB|CNY", "", regex=True)
@@ -405,6 +403,10 @@ def parse_money(text: pd.Series, *,
     if carry is not None and carry.any():
         amounts[carry] += np.where(amounts[carry] < 0, -1, 1)
     bad = source.notna() & unreadable
+    if ambiguous is None:  # strict: a readable amount has no comma, so only bad cells are tried
+        ambiguous = bad.copy()
+        if bad.any():
+            ambiguous[bad] = text[bad].str.contains(_AMBIGUOUS_MONEY, regex=True).fillna(False)
     return amounts, bad, bad & ambiguous.astype(bool)
 
 
