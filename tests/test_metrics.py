@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from yuebao.config import config_from_dict
 from yuebao.months import Month
@@ -704,3 +706,19 @@ def test_kpis_of_fields_the_export_lacks_are_null(tmp_path):
     assert t["satisfaction"]["rate"] is None and t["satisfaction"]["revisit_rate"] is None
     assert t["reopen_rate"] is None
     assert t["complaints"]["per_100_households"] is None  # households unknown
+
+
+@settings(max_examples=80, deadline=None)
+@given(digits=st.lists(st.tuples(st.sampled_from([0, 1, 2, 255, 256, 32767, 32768, 65535]),
+                                 st.sampled_from([0, 1, 7, 32768, 65534, 65535])),
+                       max_size=200),
+       beyond=st.booleans())
+def test_payments_sorted_by_bill_as_a_stable_argsort(digits, beyond):
+    """The two 16-bit radix passes give NumPy's stable argsort: ties in their order, the
+    high and low 16 bits each at their extremes; values past 32 bits take the argsort
+    itself."""
+    from yuebao.tasks.metrics.fees import _stable_order
+
+    values = [high * 2**16 + low for high, low in digits] + ([2**40] if beyond else [])
+    array = np.array(values, dtype=np.int64)
+    assert _stable_order(array).tolist() == np.argsort(array, kind="stable").tolist()

@@ -43,6 +43,17 @@ def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
 
 
+def _stable_order(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")`` of non-negative integers below 2**32, as two
+    radix passes of 16 bits: NumPy's stable sort is a radix sort only for integers of 16
+    bits or fewer (timsort otherwise). The 6.7 M payments of a fifth of the operator
+    shape sorted by bill: 0.73 s -> 0.29 s."""
+    if not len(values) or values.min() < 0 or values.max() >= 2**32:
+        return np.argsort(values, kind="stable")
+    low = np.argsort((values & 0xFFFF).astype(np.uint16), kind="stable")
+    return low[np.argsort((values[low] >> 16).astype(np.uint16), kind="stable")]
+
+
 def bill_rows(bills: pd.DataFrame, payments: pd.DataFrame) -> np.ndarray:
     """The row of each payment's bill in ``bills`` (-1 for none).
 
@@ -127,7 +138,7 @@ class FeeRows:
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
         bill = rank[position]
-        by_bill = np.argsort(bill, kind="stable")
+        by_bill = _stable_order(bill)
         bill = bill[by_bill]
         paid_starts = np.flatnonzero(np.r_[True, bill[1:] != bill[:-1]]) if len(bill) \
             else np.zeros(0, dtype=np.int64)
