@@ -272,7 +272,7 @@ def _write(path: Path, data: bytes) -> None:
 
     Not synced to disk: a file a crash leaves short or empty no longer matches
     the size and xxhash its manifest lists, so the entry is a miss and rebuilt
-    (an entry is a cache, never the only copy); the sync cost 1.7 s of a cold run
+    (an entry is a cache, never the only copy); the sync cost 0.9 s of a cold run
     at a fifth of the operator shape.
     """
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")

@@ -47,7 +47,7 @@ def _stable_order(values: np.ndarray) -> np.ndarray:
     """``np.argsort(values, kind="stable")`` of non-negative integers below 2**32, as two
     radix passes of 16 bits: NumPy's stable sort is a radix sort only for integers of 16
     bits or fewer (timsort otherwise). The 6.7 M payments of a fifth of the operator
-    shape sorted by bill: 0.73 s -> 0.29 s."""
+    shape sorted by bill: 0.73 s -> 0.29 s; the full shape's 34 M: 4.8 s -> 2.4 s."""
     if not len(values) or values.min() < 0 or values.max() >= 2**32:
         return np.argsort(values, kind="stable")
     low = np.argsort((values & 0xFFFF).astype(np.uint16), kind="stable")
